@@ -1,0 +1,23 @@
+# Trading carbon for physics: accuracy vs energy and carbon of physics priors.
+# Reading order: common (config, input functions) -> data -> train -> evaluate -> carbon -> figures.
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/carbon.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        expand("results/{experiment}/summary.csv", experiment=EXPERIMENTS),
+        all_figures(),
+    default_target: True

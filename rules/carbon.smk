@@ -1,0 +1,25 @@
+# Carbon stage: every run's efficacy and lifecycle cost (data + training + inference) in one table.
+
+
+rule summarize:
+    input:
+        train=lambda wildcards: run_files(wildcards.experiment, "train.json"),
+        metrics=lambda wildcards: run_files(wildcards.experiment, "metrics.json"),
+        data_costs=data_costs_for,
+    output:
+        summary=report(
+            "results/{experiment}/summary.csv",
+            category="{experiment}",
+            subcategory="tables",
+            caption="../report/summary.rst",
+        ),
+    params:
+        lifecycle_predictions=config["carbon"]["lifecycle_predictions"],
+    log:
+        "logs/summarize/{experiment}.log",
+    benchmark:
+        "benchmarks/summarize/{experiment}.tsv"
+    conda:
+        "../envs/plot.yaml"
+    script:
+        "../workflow_scripts/scripts/summarize.py"

@@ -1,0 +1,40 @@
+# Figures: one named rule per figure, e.g. `snakemake --cores all figure_oscillator_pareto`.
+
+
+def figure_inputs(experiment, needs):
+    inputs = {"summary": f"results/{experiment}/summary.csv"}
+    if "histories" in needs:
+        inputs["histories"] = run_files(experiment, "history.csv")
+    if "predictions" in needs:
+        inputs["predictions"] = run_files(experiment, "predictions.nc")
+    if "dataset" in needs:
+        inputs["dataset"] = f"results/{experiment}/data/dataset.nc"
+    return inputs
+
+
+for _experiment in EXPERIMENTS:
+    for _figure, _needs in FIGURES[_experiment].items():
+
+        rule:
+            name:
+                f"figure_{_experiment}_{_figure}"
+            input:
+                **figure_inputs(_experiment, _needs),
+            output:
+                report(
+                    figure_files(_experiment, _figure),
+                    category=_experiment,
+                    subcategory="figures",
+                    caption=f"../report/{_experiment}_{_figure}.rst",
+                ),
+            params:
+                experiment=_experiment,
+                figure=_figure,
+            log:
+                f"logs/figures/{_experiment}/{_figure}.log",
+            benchmark:
+                f"benchmarks/figures/{_experiment}/{_figure}.tsv"
+            conda:
+                "../envs/plot.yaml"
+            script:
+                "../workflow_scripts/scripts/figure.py"

@@ -1,0 +1,27 @@
+# Training stage: one job per (experiment, variant, seed), energy-measured.
+
+
+rule train:
+    input:
+        data=data_for,
+    output:
+        model=f"{RUN}/model.pt",
+        history=f"{RUN}/history.csv",
+        emissions=f"{RUN}/train_emissions.csv",
+        summary=f"{RUN}/train.json",
+    params:
+        spec=spec_for,
+        carbon=config["carbon"],
+        device=config["device"],
+    log:
+        "logs/train/{experiment}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{experiment}/{model}/seed{seed}.tsv"
+    threads: threads_for
+    resources:
+        # codecarbon counts the whole machine: only one measured job may run at a time.
+        energy_meter=1,
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/scripts/train.py"

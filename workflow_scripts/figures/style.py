@@ -1,0 +1,65 @@
+"""Shared look of the figures: one colour per physics-bias level, PNG + PDF output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
+
+from workflow_scripts.files import atomic_path  # noqa: E402
+
+BIAS_COLOURS = {"none": "#4C72B0", "weak": "#DD8452", "strong": "#55A868"}
+BIAS_ORDER = ("none", "weak", "strong")
+VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+VARIANT_LINESTYLES = ("-", "--", ":", "-.")
+
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "savefig.dpi": 200,
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "legend.fontsize": 8,
+        "legend.frameon": False,
+    }
+)
+
+
+def save_figure(figure: Figure, outputs: list[Path] | tuple[Path, ...]) -> None:
+    """Save to every output path (format from its suffix), atomically, then close."""
+    for axes in figure.axes:
+        # Labelled minor ticks on log axes overlap; the major decades are enough.
+        axes.xaxis.set_minor_formatter(NullFormatter())
+        axes.yaxis.set_minor_formatter(NullFormatter())
+    figure.tight_layout()
+    for path in map(Path, outputs):
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
+    plt.close(figure)
+
+
+def variant_styles(table) -> dict[str, dict]:
+    """Colour by physics-bias level, marker by variant, in a stable order."""
+    variants = (
+        table[["model", "physics_bias"]]
+        .drop_duplicates()
+        .assign(order=lambda d: d["physics_bias"].map(BIAS_ORDER.index))
+        .sort_values(["order", "model"])
+    )
+    return {
+        row.model: {
+            "color": BIAS_COLOURS[row.physics_bias],
+            "marker": VARIANT_MARKERS[i % len(VARIANT_MARKERS)],
+            "linestyle": VARIANT_LINESTYLES[i % len(VARIANT_LINESTYLES)],
+            "label": f"{row.model} ({row.physics_bias} prior)",
+        }
+        for i, row in enumerate(variants.itertuples())
+    }

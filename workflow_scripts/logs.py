@@ -1,0 +1,37 @@
+"""Job logs: everything a job prints goes to its Snakemake ``log:`` file (no torch import)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger("workflow_scripts")
+
+
+@contextlib.contextmanager
+def logging_to(log_path: str | Path | None) -> Iterator[None]:
+    """Send logging, warnings and stderr (tqdm bars, tracebacks) of a job to its log file."""
+    if log_path is None:
+        yield
+        return
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", buffering=1) as stream:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        logging.captureWarnings(True)
+        previous_stderr = sys.stderr
+        sys.stderr = stream
+        try:
+            yield
+        except BaseException:
+            log.exception("job failed")
+            raise
+        finally:
+            sys.stderr = previous_stderr
+            root.removeHandler(handler)

@@ -1,0 +1,42 @@
+"""Process-level set-up shared by every job: device choice, seeding, threads, logging."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import numpy as np
+import torch
+
+log = logging.getLogger("workflow_scripts")
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be honoured; the message names the key."""
+
+
+def resolve_device(requested: str) -> torch.device:
+    """Map the config's ``device`` (auto | cpu | cuda) to a torch device, CUDA when present."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "config key 'device' is 'cuda' but torch sees no CUDA device on this node"
+        )
+    if requested not in ("cpu", "cuda"):
+        raise ConfigError(f"config key 'device' must be auto, cpu or cuda, not {requested!r}")
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed every generator a run touches, and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(max(1, int(threads)))

@@ -1,0 +1,28 @@
+"""Snakemake adapter: rule evaluate."""
+
+from pathlib import Path
+
+from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
+
+smk = snakemake  # noqa: F821
+carbon = CarbonSettings.from_config(smk.params.carbon)
+warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the torch import
+
+from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant  # noqa: E402
+from workflow_scripts.experiments.base import VariantSpec  # noqa: E402
+from workflow_scripts.logs import logging_to  # noqa: E402
+
+with logging_to(smk.log[0]):
+    evaluate_variant(
+        VariantSpec.from_dict(smk.params.spec),
+        seed=int(smk.wildcards.seed),
+        data_path=Path(smk.input.data),
+        checkpoint=Path(smk.input.model),
+        outputs=EvaluateOutputs(
+            *(Path(smk.output[k]) for k in ("metrics", "predictions", "emissions"))
+        ),
+        carbon=carbon,
+        min_inference_seconds=smk.params.evaluation["min_inference_seconds"],
+        min_inference_repeats=smk.params.evaluation["min_inference_repeats"],
+        device_name=smk.params.device,
+    )

@@ -1,0 +1,16 @@
+"""Snakemake adapter: rule summarize."""
+
+from pathlib import Path
+
+from workflow_scripts.logs import logging_to
+from workflow_scripts.summary import summarize_runs, write_summary
+
+smk = snakemake  # noqa: F821
+with logging_to(smk.log[0]):
+    table = summarize_runs(
+        smk.input.train,
+        smk.input.metrics,
+        smk.input.data_costs,
+        lifecycle_predictions=smk.params.lifecycle_predictions,
+    )
+    write_summary(table, Path(smk.output.summary))

@@ -1,0 +1,25 @@
+"""Snakemake adapter: rule train."""
+
+from pathlib import Path
+
+from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
+
+smk = snakemake  # noqa: F821
+carbon = CarbonSettings.from_config(smk.params.carbon)
+warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the torch import
+
+from workflow_scripts.experiments.base import VariantSpec  # noqa: E402
+from workflow_scripts.logs import logging_to  # noqa: E402
+from workflow_scripts.training import TrainOutputs, train_variant  # noqa: E402
+
+with logging_to(smk.log[0]):
+    train_variant(
+        VariantSpec.from_dict(smk.params.spec),
+        seed=int(smk.wildcards.seed),
+        data_path=Path(smk.input.data),
+        outputs=TrainOutputs(
+            *(Path(smk.output[k]) for k in ("model", "history", "emissions", "summary"))
+        ),
+        carbon=carbon,
+        device_name=smk.params.device,
+    )
