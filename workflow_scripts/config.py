@@ -14,12 +14,21 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Validate against config/schema.yaml (filling defaults), then cross-key checks.
+    """Validate against config/schema.yaml, fill its defaults, then run cross-key checks.
 
-    Raises ``ConfigError`` (or the schema's ``WorkflowError``) naming the offending key.
+    Raises ``ConfigError`` whose message starts with the offending key, e.g.
+    ``config key experiments.oscillator.training.steps: -5 is less than the minimum of 1``.
     """
+    import jsonschema
     from snakemake.utils import validate
 
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(config)
+    )
+    if error is not None:
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ConfigError(f"config key {key}: {error.message}")
     validate(config, str(SCHEMA_PATH), set_default=True)
     check_config(config)
     return config

@@ -105,7 +105,7 @@ class EnergyMeter:
         self._tracker: Any = None
 
     def __enter__(self) -> EnergyMeter:
-        from codecarbon import OfflineEmissionsTracker
+        from codecarbon import OfflineEmissionsTracker, OutputMethod
 
         _wait_for_warm_up()
         self.output_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ class EnergyMeter:
             output_file=self.output_csv.name,
             project_name=self.stage,
             log_level="warning",
-            save_to_file=True,
+            output_methods=[OutputMethod.CSV],
         )
         self._tracker.start()
         return self
@@ -185,9 +185,8 @@ def warm_up_energy_tracking(settings: CarbonSettings) -> None:
 def _probe_hardware(settings: CarbonSettings) -> None:
     from codecarbon import OfflineEmissionsTracker
 
-    tracker = OfflineEmissionsTracker(
-        **_tracker_options(settings), save_to_file=False, log_level="error"
-    )
+    tracker = OfflineEmissionsTracker(**_tracker_options(settings), output_methods=[],
+                                      log_level="error")
     tracker.start()
     tracker.stop()
 

@@ -84,7 +84,7 @@ class _Recorder:
                 "step": step,
                 "phase": phase,
                 "loss": loss,
-                **{f"loss_{name}": float(value) for name, value in terms.items()},
+                **{f"loss_{name}": value.item() for name, value in terms.items()},
                 "test_mse": test_mse,
                 "elapsed_s": time.perf_counter() - self.start,
                 "energy_kwh": self.meter.energy_kwh_so_far(),
@@ -120,8 +120,8 @@ def fit(
             loss_evaluations += 1
             bar.update()
             if step % training["log_every"] == 0 or step == training["steps"]:
-                test_mse = recorder.record(step, "adam", float(loss), terms)
-                bar.set_postfix(loss=f"{float(loss):.3g}", test_mse=f"{test_mse:.3g}")
+                test_mse = recorder.record(step, "adam", loss.item(), terms)
+                bar.set_postfix(loss=f"{loss.item():.3g}", test_mse=f"{test_mse:.3g}")
                 if target is not None and test_mse <= target:
                     reached_target = True
                     break
@@ -157,7 +157,7 @@ def fit(
                 iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
                 done += max(1, iterations)
                 bar.update(max(1, iterations))
-                test_mse = recorder.record(step + done, "lbfgs", float(loss), last_terms)
+                test_mse = recorder.record(step + done, "lbfgs", loss.item(), last_terms)
                 if not torch.isfinite(loss) or (target is not None and test_mse <= target):
                     reached_target = target is not None and test_mse <= target
                     break

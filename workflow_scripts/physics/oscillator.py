@@ -44,11 +44,12 @@ class DampedOscillator:
         """Damped angular frequency sqrt(ω0² − δ²)."""
         return math.sqrt(self.omega0**2 - self.delta**2)
 
-    def exact(self, t: np.ndarray) -> np.ndarray:
-        """x(t) = e^{−δt} (x0 cos ωt + (v0 + δ x0)/ω sin ωt)."""
+    def exact(self, t: np.ndarray | Tensor) -> np.ndarray | Tensor:
+        """x(t) = e^{−δt} (x0 cos ωt + (v0 + δ x0)/ω sin ωt), for numpy arrays or tensors."""
+        xp = torch if isinstance(t, Tensor) else np
         w = self.omega
-        return np.exp(-self.delta * t) * (
-            self.x0 * np.cos(w * t) + (self.v0 + self.delta * self.x0) / w * np.sin(w * t)
+        return xp.exp(-self.delta * t) * (
+            self.x0 * xp.cos(w * t) + (self.v0 + self.delta * self.x0) / w * xp.sin(w * t)
         )
 
     def residual(self, t: Tensor, x: Tensor) -> Tensor:

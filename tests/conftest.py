@@ -1,0 +1,41 @@
+"""Shared fixtures: the repository, a validated default config, and a tiny one."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def tiny_config() -> dict:
+    """The default config shrunk to seconds: few steps, two seeds, short inference timing."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["seeds"] = [0, 1]
+    config["evaluation"] = {"min_inference_seconds": 0.05, "min_inference_repeats": 2}
+    for block in config["experiments"].values():
+        block["training"].update({"steps": 60, "log_every": 20})
+        if "lbfgs_steps" in block["training"]:
+            block["training"]["lbfgs_steps"] = min(block["training"]["lbfgs_steps"], 10)
+    return config
+
+
+@pytest.fixture
+def tiny() -> dict:
+    return copy.deepcopy(tiny_config())

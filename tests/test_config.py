@@ -1,0 +1,89 @@
+"""The schema rejects bad configs with a message naming the key, and fills defaults."""
+
+import copy
+
+import pytest
+
+from workflow_scripts.config import validate_config, variant_spec
+from workflow_scripts.runtime import ConfigError, resolve_device
+
+
+def broken(config, path, value):
+    config = copy.deepcopy(config)
+    *parents, last = path
+    node = config
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return config
+
+
+OSC = ("experiments", "oscillator")
+CASES = [
+    ("unknown key", OSC + ("training", "stepz"), 10, "experiments.oscillator.training", "stepz"),
+    ("wrong type", OSC + ("data", "n_test"), "many", "experiments.oscillator.data.n_test",
+     "not of type"),
+    ("negative steps", OSC + ("training", "steps"), -5, "experiments.oscillator.training.steps",
+     "minimum"),
+    ("unknown physics_bias", OSC + ("models", "pinn", "physics_bias"), "medium",
+     "experiments.oscillator.models.pinn.physics_bias", "medium"),
+    ("empty seeds", ("seeds",), [], "config key seeds", "non-empty"),
+    ("unknown experiment", ("experiments", "navier"), {}, "config key experiments", "navier"),
+    ("bad device", ("device",), "tpu", "config key device", "tpu"),
+    ("pue below one", ("carbon", "pue"), 0.5, "carbon.pue", "minimum"),
+    ("bad variant name", OSC + ("models", "9lives"), {"physics_bias": "none",
+                                                      "loss_weights": {"data": 1.0}},
+     "experiments.oscillator.models", "9lives"),
+    ("missing loss weights", OSC + ("models", "mlp", "loss_weights"), KeyError,
+     "experiments.oscillator.models.mlp", "loss_weights"),
+]
+
+
+@pytest.mark.parametrize("label, path, value, key, detail", CASES, ids=[c[0] for c in CASES])
+def test_broken_config_is_rejected_naming_the_key(default_config, label, path, value, key,
+                                                  detail):
+    with pytest.raises(ConfigError) as error:
+        validate_config(broken(default_config, path, value))
+    assert key in str(error.value)
+    assert detail in str(error.value)
+
+
+def test_cross_key_checks_name_the_key(default_config):
+    config = broken(default_config, OSC + ("data", "delta"), 30.0)
+    with pytest.raises(ConfigError, match="experiments.oscillator.data.delta"):
+        validate_config(config)
+    config = broken(default_config, OSC + ("models", "pinn", "loss_weights"), {"data": 0.0})
+    with pytest.raises(ConfigError, match="experiments.oscillator.models.pinn.loss_weights"):
+        validate_config(config)
+
+
+def test_default_config_is_valid_and_defaults_are_filled(default_config):
+    del default_config["carbon"]
+    del default_config["experiments"]["oscillator"]["training"]["lbfgs_steps"]
+    config = validate_config(default_config)
+    assert config["carbon"]["pue"] == 1.0
+    assert config["experiments"]["oscillator"]["training"]["lbfgs_steps"] == 0
+
+
+def test_variant_spec_merges_the_shared_budget(default_config):
+    config = validate_config(default_config)
+    config["experiments"]["oscillator"]["models"]["pinn"]["training"] = {"lr": 0.01}
+    spec = variant_spec(config, "oscillator", "pinn")
+    assert spec["training"]["lr"] == 0.01
+    assert spec["training"]["steps"] == config["experiments"]["oscillator"]["training"]["steps"]
+    with pytest.raises(ConfigError, match="no variant 'transformer'"):
+        variant_spec(config, "oscillator", "transformer")
+
+
+def test_variant_cannot_change_the_step_budget(default_config):
+    config = broken(default_config, OSC + ("models", "pinn", "training"), {"steps": 10})
+    with pytest.raises(ConfigError, match="steps"):
+        validate_config(config)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")

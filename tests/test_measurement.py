@@ -1,0 +1,85 @@
+"""FLOP counting, the energy meter, the Pareto front and the lifecycle summary."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from workflow_scripts.energy import CarbonSettings, EnergyMeter
+from workflow_scripts.figures.tradeoffs import pareto_front
+from workflow_scripts.files import write_json
+from workflow_scripts.measurement import count_flops, time_repeated
+from workflow_scripts.models.mlp import MLP
+from workflow_scripts.physics.autodiff import derivative
+from workflow_scripts.summary import summarize_runs
+
+
+def test_flops_of_a_linear_layer_are_2mnk():
+    layer = torch.nn.Linear(64, 32, bias=False)
+    x = torch.randn(10, 64)
+    assert count_flops(lambda: layer(x)) == 2 * 10 * 64 * 32
+    # backward of a matmul is two more matmuls of the same size
+    assert count_flops(lambda: layer(x).sum().backward()) == 2 * 10 * 64 * 32 * 2
+
+
+def test_flops_count_through_a_pde_residual():
+    model = MLP(1, 1, 8, 2)
+    t = torch.rand(5, 1, requires_grad=True)
+    forward = count_flops(lambda: model(t))
+    residual = count_flops(lambda: derivative(derivative(model(t), t, 0), t, 0).sum().backward())
+    assert residual > 3 * forward > 0
+
+
+def test_energy_meter_writes_its_csv_and_says_how_it_measured(tmp_path):
+    settings = CarbonSettings(grid_intensity_g_per_kwh=500.0, pue=1.5, measure_power_secs=0.2)
+    csv = tmp_path / "stage" / "emissions.csv"
+    with EnergyMeter(settings, csv, stage="test") as meter:
+        end = torch.randn(200, 200)
+        time_repeated(lambda: end @ end, torch.device("cpu"), min_seconds=0.5)
+        midway = meter.energy_kwh_so_far()
+    reading = meter.reading
+    assert 0 < midway <= reading.energy_kwh
+    assert reading.duration_s >= 0.5
+    assert reading.energy_kwh == pytest.approx(
+        reading.cpu_energy_kwh + reading.gpu_energy_kwh + reading.ram_energy_kwh, rel=1e-6
+    )
+    assert reading.co2_g == pytest.approx(reading.energy_kwh * 500.0, rel=1e-6)
+    assert reading.pue == 1.5
+    assert "codecarbon" in reading.energy_method
+    if not torch.cuda.is_available():
+        # no RAPL or NVML on CI machines: RAM is modelled, so the figures are estimates
+        assert reading.energy_is_estimate
+    table = pd.read_csv(csv)
+    assert len(table) == 1 and table["energy_consumed"].iloc[0] == pytest.approx(
+        reading.energy_kwh
+    )
+
+
+def test_pareto_front_keeps_only_non_dominated_points():
+    costs = np.array([1.0, 2.0, 3.0, 4.0, 0.5])
+    errors = np.array([0.5, 0.1, 0.2, 0.05, 0.9])
+    assert pareto_front(costs, errors).tolist() == [4, 0, 1, 3]
+
+
+def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
+    train, metrics = [], []
+    for seed in (0, 1):
+        run = tmp_path / f"seed{seed}"
+        write_json(run / "train.json", {"experiment": "x", "model": "m", "physics_bias": "none",
+                                        "seed": seed, "n_parameters": 10, "train_energy_kwh": 2.0,
+                                        "train_co2_g": 20.0, "energy_method": "estimate"})
+        write_json(run / "metrics.json", {"model": "m", "seed": seed, "test_mse": 0.1 * seed,
+                                          "inference_energy_kwh_per_prediction": 0.001,
+                                          "inference_co2_g_per_prediction": 0.01})
+        train.append(run / "train.json")
+        metrics.append(run / "metrics.json")
+    write_json(tmp_path / "data.json", {"data_energy_kwh": 1.0, "data_co2_g": 10.0,
+                                        "data_wall_s": 3.0})
+    table = summarize_runs(train, metrics, [tmp_path / "data.json"], lifecycle_predictions=100)
+    assert list(table["seed"]) == [0, 1]
+    assert table["lifecycle_co2_g"].tolist() == pytest.approx([31.0, 31.0])
+    assert table["lifecycle_energy_kwh"].tolist() == pytest.approx([3.1, 3.1])
+    assert not table.isna().any().any()
+    assert math.isclose(table["test_mse"].iloc[1], 0.1)

@@ -1,0 +1,108 @@
+"""The whole oscillator branch of the DAG, through the Snakemake CLI, on a tiny config."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from workflow_helpers import REPO, only, snakemake
+from conftest import tiny_config
+
+pytestmark = pytest.mark.slow
+
+MODELS = ("mlp", "pinn", "pinn_hard")
+FIGURES = ("pareto", "predictions", "learning_curves")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("oscillator_workflow")
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    run = snakemake(workdir, config)
+    return workdir, config, run
+
+
+def test_every_output_exists_with_finite_numbers(finished):
+    workdir, _, _ = finished
+    results = workdir / "results" / "oscillator"
+    for model in MODELS:
+        run = results / model / "seed0"
+        for name in ("model.pt", "history.csv", "train_emissions.csv", "train.json",
+                     "metrics.json", "predictions.nc", "inference_emissions.csv"):
+            assert (run / name).stat().st_size > 0, run / name
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert math.isfinite(metrics["test_mse"]) and metrics["test_mse"] > 0
+        assert (workdir / "logs" / "train" / "oscillator" / model / "seed0.log").exists()
+        assert (workdir / "benchmarks" / "train" / "oscillator" / model / "seed0.tsv").exists()
+    summary = pd.read_csv(results / "summary.csv")
+    assert sorted(summary["model"]) == sorted(MODELS)
+    # energy_to_target_kwh is empty by design when no target error is configured
+    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
+    assert numeric.notna().all().all() and (numeric.abs() < float("inf")).all().all()
+    for column in ("train_energy_kwh", "train_co2_g", "inference_energy_kwh_per_prediction",
+                   "data_energy_kwh", "lifecycle_co2_g", "flops_per_train_step"):
+        assert (summary[column] > 0).all(), column
+    for figure in FIGURES:
+        for suffix in (".png", ".pdf"):
+            path = workdir / "results" / "figures" / "oscillator" / f"{figure}{suffix}"
+            assert path.stat().st_size > 5000, path
+
+
+def test_rerun_has_nothing_to_do(finished):
+    workdir, config, _ = finished
+    result = snakemake(workdir, config, "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_one_figure_regenerates_by_rule_name_and_by_path(finished):
+    workdir, config, _ = finished
+    figure = workdir / "results" / "figures" / "oscillator" / "pareto.png"
+    before = figure.stat().st_mtime_ns
+    result = snakemake(workdir, config, "figure_oscillator_pareto",
+                       "--forcerun", "figure_oscillator_pareto")
+    assert figure.stat().st_mtime_ns > before
+    log = result.stdout + result.stderr
+    assert "rule train" not in log and "rule evaluate" not in log
+    target = workdir / "results" / "figures" / "oscillator" / "learning_curves.pdf"
+    target.unlink()
+    snakemake(workdir, config, "results/figures/oscillator/learning_curves.pdf")
+    assert target.stat().st_size > 5000
+
+
+def test_report_builds(finished):
+    workdir, config, _ = finished
+    snakemake(workdir, config, "--report", "results/report.html")
+    report = workdir / "results" / "report.html"
+    assert report.stat().st_size > 10_000
+
+
+def test_lint_passes():
+    result = snakemake(REPO, None, "--lint", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    config = only(tiny_config(), "oscillator")
+    config["experiments"]["oscillator"]["training"]["steps"] = -1
+    result = snakemake(tmp_path, config, check=False)
+    assert result.returncode != 0
+    assert "experiments.oscillator.training.steps" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_failed_job_leaves_no_complete_looking_output(tmp_path):
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    config["device"] = "cuda"
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = snakemake(tmp_path, config, "results/oscillator/mlp/seed0/train.json", check=False)
+    assert result.returncode != 0
+    run = tmp_path / "results" / "oscillator" / "mlp" / "seed0"
+    assert not any(run.glob("*")) if run.exists() else True
+    log = (tmp_path / "logs" / "train" / "oscillator" / "mlp" / "seed0.log").read_text()
+    assert "'device'" in log
