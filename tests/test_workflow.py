@@ -7,9 +7,8 @@ import math
 
 import pandas as pd
 import pytest
-
-from workflow_helpers import REPO, only, snakemake
 from conftest import tiny_config
+from workflow_helpers import REPO, only, snakemake
 
 pytestmark = pytest.mark.slow
 
