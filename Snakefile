@@ -17,7 +17,7 @@ include: "rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         expand("results/{experiment}/summary.csv", experiment=EXPERIMENTS),
         all_figures(),
-    default_target: True

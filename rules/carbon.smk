@@ -13,13 +13,13 @@ rule summarize:
             subcategory="tables",
             caption="../report/summary.rst",
         ),
-    params:
-        lifecycle_predictions=config["carbon"]["lifecycle_predictions"],
     log:
         "logs/summarize/{experiment}.log",
     benchmark:
         "benchmarks/summarize/{experiment}.tsv"
     conda:
         "../envs/plot.yaml"
+    params:
+        lifecycle_predictions=config["carbon"]["lifecycle_predictions"],
     script:
         "../workflow_scripts/scripts/summarize.py"

@@ -10,7 +10,6 @@ from workflow_scripts.config import (
 )
 from workflow_scripts.figures import FIGURES
 
-
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)

@@ -9,19 +9,19 @@ rule evaluate:
         metrics=f"{RUN}/metrics.json",
         predictions=f"{RUN}/predictions.nc",
         emissions=f"{RUN}/inference_emissions.csv",
+    log:
+        "logs/evaluate/{experiment}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate/{experiment}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: threads_for
+    resources:
+        energy_meter=1,
     params:
         spec=spec_for,
         carbon=config["carbon"],
         device=config["device"],
         evaluation=lambda wildcards: evaluation_settings(config, wildcards.experiment),
-    log:
-        "logs/evaluate/{experiment}/{model}/seed{seed}.log",
-    benchmark:
-        "benchmarks/evaluate/{experiment}/{model}/seed{seed}.tsv"
-    threads: threads_for
-    resources:
-        energy_meter=1,
-    conda:
-        "../envs/torch.yaml"
     script:
         "../workflow_scripts/scripts/evaluate.py"

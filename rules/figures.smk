@@ -27,14 +27,14 @@ for _experiment in EXPERIMENTS:
                     subcategory="figures",
                     caption=f"../report/{_experiment}_{_figure}.rst",
                 ),
-            params:
-                experiment=_experiment,
-                figure=_figure,
             log:
                 f"logs/figures/{_experiment}/{_figure}.log",
             benchmark:
                 f"benchmarks/figures/{_experiment}/{_figure}.tsv"
             conda:
                 "../envs/plot.yaml"
+            params:
+                experiment=_experiment,
+                figure=_figure,
             script:
                 "../workflow_scripts/scripts/figure.py"

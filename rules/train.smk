@@ -9,19 +9,19 @@ rule train:
         history=f"{RUN}/history.csv",
         emissions=f"{RUN}/train_emissions.csv",
         summary=f"{RUN}/train.json",
-    params:
-        spec=spec_for,
-        carbon=config["carbon"],
-        device=config["device"],
     log:
         "logs/train/{experiment}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{experiment}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: threads_for
     resources:
         # codecarbon counts the whole machine: only one measured job may run at a time.
         energy_meter=1,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        spec=spec_for,
+        carbon=config["carbon"],
+        device=config["device"],
     script:
         "../workflow_scripts/scripts/train.py"
