@@ -13,6 +13,7 @@ from workflow_scripts.experiments.base import Experiment
 # name -> (module, dataset maker, experiment class). Adding an experiment is one line here.
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "oscillator": ("oscillator", "make_oscillator_dataset", "OscillatorExperiment"),
+    "burgers": ("burgers", "make_burgers_dataset", "BurgersExperiment"),
 }
 
 

@@ -174,8 +174,14 @@ def reference_grid(
 
 
 def pde_residual(inputs: Tensor, u: Tensor, nu: float) -> Tensor:
-    """u_t + u u_x - nu u_xx at every point; inputs (N, 2) = (x, t) requires grad, u is (N, 1)."""
-    u_x = derivative(u, inputs, column=0)
-    u_t = derivative(u, inputs, column=1)
+    """u_t + u u_x - nu u_xx at every point; inputs (N, 2) = (x, t) requires grad, u is (N, 1).
+
+    One reverse pass gives the whole gradient (u_x, u_t), a second one u_xx: two passes, not
+    one per derivative. Measured with bench/bench_residual.py (4 x 50 tanh, 10k points, one
+    thread): 3.0 instead of 3.55 forward passes per residual, 15-30 % less time per residual
+    and per training step depending on the load of the machine.
+    """
+    (gradient,) = torch.autograd.grad(u, inputs, grad_outputs=torch.ones_like(u), create_graph=True)
+    u_x, u_t = gradient[:, 0:1], gradient[:, 1:2]
     u_xx = derivative(u_x, inputs, column=0)
     return u_t + u * u_x - nu * u_xx
