@@ -1,5 +1,6 @@
 # Trading carbon for physics: accuracy vs energy and carbon of physics priors.
-# Reading order: common (config, input functions) -> data -> train -> evaluate -> carbon -> figures.
+# Reading order: common (config, input functions) -> data -> regrid -> train -> evaluate ->
+# carbon -> figures.
 
 
 configfile: "config/config.yaml"
@@ -10,6 +11,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/regrid.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/carbon.smk"
@@ -19,5 +21,4 @@ include: "rules/figures.smk"
 rule all:
     default_target: True
     input:
-        expand("results/{experiment}/summary.csv", experiment=EXPERIMENTS),
-        all_figures(),
+        final_targets(),

@@ -19,3 +19,72 @@ rule generate_dataset:
         carbon=config["carbon"],
     script:
         "../workflow_scripts/scripts/generate_dataset.py"
+
+
+# Shear flow, source 1 (default): the embedded solver writes a look-alike of The Well's files.
+rule simulate_shear_flow:
+    output:
+        well=f"{SIMULATED_ROOT}/datasets/shear_flow/data/{{split}}/{WELL_FILE}",
+        cost=f"results/shear_flow/data/simulate/{{split}}/{WELL_STEM}.json",
+        emissions=f"results/shear_flow/data/simulate/{{split}}/{WELL_STEM}_emissions.csv",
+    log:
+        f"logs/simulate_shear_flow/{{split}}/{WELL_STEM}.log",
+    benchmark:
+        f"benchmarks/simulate_shear_flow/{{split}}/{WELL_STEM}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: lambda wildcards: shear_data()["simulate"]["threads"]
+    resources:
+        energy_meter=1,
+    params:
+        settings=lambda wildcards: shear_data()["simulate"],
+        carbon=config["carbon"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/scripts/simulate_shear_flow.py"
+
+
+rule shear_flow_source_stats:
+    input:
+        train=lambda wildcards: source_files(shear_data(), "train"),
+    output:
+        stats=f"{SIMULATED_ROOT}/datasets/shear_flow/stats.yaml",
+    log:
+        "logs/shear_flow_source_stats.log",
+    benchmark:
+        "benchmarks/shear_flow_source_stats.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/scripts/shear_flow_source_stats.py"
+
+
+# Shear flow, source 2: The Well's files from the configured host (the only rule that talks
+# to the network). `snakemake --cores 4 download_the_well` fetches the configured selection.
+rule download_well_file:
+    output:
+        well=f"{DOWNLOAD_ROOT}/datasets/shear_flow/data/{{split}}/{WELL_FILE}",
+    log:
+        f"logs/download_well_file/{{split}}/{WELL_STEM}.log",
+    benchmark:
+        f"benchmarks/download_well_file/{{split}}/{WELL_STEM}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    params:
+        download=lambda wildcards: shear_data()["download"],
+    script:
+        "../workflow_scripts/scripts/download_well_file.py"
+
+
+use rule download_well_file as download_well_stats with:
+    output:
+        well=f"{DOWNLOAD_ROOT}/datasets/shear_flow/stats.yaml",
+    log:
+        "logs/download_well_file/stats.log",
+    benchmark:
+        "benchmarks/download_well_file/stats.tsv"
+
+
+rule download_the_well:
+    input:
+        download_targets,

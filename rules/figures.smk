@@ -13,7 +13,7 @@ def figure_inputs(experiment, needs):
 
 
 for _experiment in EXPERIMENTS:
-    for _figure, _needs in FIGURES[_experiment].items():
+    for _figure, _needs in FIGURES.get(_experiment, {}).items():
 
         rule:
             name:

@@ -30,6 +30,8 @@ def tiny_config() -> dict:
     config["seeds"] = [0, 1]
     config["evaluation"] = {"min_inference_seconds": 0.05, "min_inference_repeats": 2}
     for block in config["experiments"].values():
+        if "training" not in block:  # a data-only experiment
+            continue
         block["training"].update({"steps": 60, "log_every": 20})
         if "lbfgs_steps" in block["training"]:
             block["training"]["lbfgs_steps"] = min(block["training"]["lbfgs_steps"], 10)

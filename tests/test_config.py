@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from workflow_scripts.config import validate_config, variant_spec
-from workflow_scripts.runtime import ConfigError, resolve_device
+from workflow_scripts.config import ConfigError, validate_config, variant_spec
+from workflow_scripts.runtime import resolve_device
 
 
 def broken(config, path, value):
@@ -24,27 +24,50 @@ def broken(config, path, value):
 OSC = ("experiments", "oscillator")
 CASES = [
     ("unknown key", OSC + ("training", "stepz"), 10, "experiments.oscillator.training", "stepz"),
-    ("wrong type", OSC + ("data", "n_test"), "many", "experiments.oscillator.data.n_test",
-     "not of type"),
-    ("negative steps", OSC + ("training", "steps"), -5, "experiments.oscillator.training.steps",
-     "minimum"),
-    ("unknown physics_bias", OSC + ("models", "pinn", "physics_bias"), "medium",
-     "experiments.oscillator.models.pinn.physics_bias", "medium"),
+    (
+        "wrong type",
+        OSC + ("data", "n_test"),
+        "many",
+        "experiments.oscillator.data.n_test",
+        "not of type",
+    ),
+    (
+        "negative steps",
+        OSC + ("training", "steps"),
+        -5,
+        "experiments.oscillator.training.steps",
+        "minimum",
+    ),
+    (
+        "unknown physics_bias",
+        OSC + ("models", "pinn", "physics_bias"),
+        "medium",
+        "experiments.oscillator.models.pinn.physics_bias",
+        "medium",
+    ),
     ("empty seeds", ("seeds",), [], "config key seeds", "non-empty"),
     ("unknown experiment", ("experiments", "navier"), {}, "config key experiments", "navier"),
     ("bad device", ("device",), "tpu", "config key device", "tpu"),
     ("pue below one", ("carbon", "pue"), 0.5, "carbon.pue", "minimum"),
-    ("bad variant name", OSC + ("models", "9lives"), {"physics_bias": "none",
-                                                      "loss_weights": {"data": 1.0}},
-     "experiments.oscillator.models", "9lives"),
-    ("missing loss weights", OSC + ("models", "mlp", "loss_weights"), KeyError,
-     "experiments.oscillator.models.mlp", "loss_weights"),
+    (
+        "bad variant name",
+        OSC + ("models", "9lives"),
+        {"physics_bias": "none", "loss_weights": {"data": 1.0}},
+        "experiments.oscillator.models",
+        "9lives",
+    ),
+    (
+        "missing loss weights",
+        OSC + ("models", "mlp", "loss_weights"),
+        KeyError,
+        "experiments.oscillator.models.mlp",
+        "loss_weights",
+    ),
 ]
 
 
 @pytest.mark.parametrize("label, path, value, key, detail", CASES, ids=[c[0] for c in CASES])
-def test_broken_config_is_rejected_naming_the_key(default_config, label, path, value, key,
-                                                  detail):
+def test_broken_config_is_rejected_naming_the_key(default_config, label, path, value, key, detail):
     with pytest.raises(ConfigError) as error:
         validate_config(broken(default_config, path, value))
     assert key in str(error.value)

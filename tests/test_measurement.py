@@ -52,9 +52,7 @@ def test_energy_meter_writes_its_csv_and_says_how_it_measured(tmp_path):
         # no RAPL or NVML on CI machines: RAM is modelled, so the figures are estimates
         assert reading.energy_is_estimate
     table = pd.read_csv(csv)
-    assert len(table) == 1 and table["energy_consumed"].iloc[0] == pytest.approx(
-        reading.energy_kwh
-    )
+    assert len(table) == 1 and table["energy_consumed"].iloc[0] == pytest.approx(reading.energy_kwh)
 
 
 def test_pareto_front_keeps_only_non_dominated_points():
@@ -67,16 +65,34 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
     train, metrics = [], []
     for seed in (0, 1):
         run = tmp_path / f"seed{seed}"
-        write_json(run / "train.json", {"experiment": "x", "model": "m", "physics_bias": "none",
-                                        "seed": seed, "n_parameters": 10, "train_energy_kwh": 2.0,
-                                        "train_co2_g": 20.0, "energy_method": "estimate"})
-        write_json(run / "metrics.json", {"model": "m", "seed": seed, "test_mse": 0.1 * seed,
-                                          "inference_energy_kwh_per_prediction": 0.001,
-                                          "inference_co2_g_per_prediction": 0.01})
+        write_json(
+            run / "train.json",
+            {
+                "experiment": "x",
+                "model": "m",
+                "physics_bias": "none",
+                "seed": seed,
+                "n_parameters": 10,
+                "train_energy_kwh": 2.0,
+                "train_co2_g": 20.0,
+                "energy_method": "estimate",
+            },
+        )
+        write_json(
+            run / "metrics.json",
+            {
+                "model": "m",
+                "seed": seed,
+                "test_mse": 0.1 * seed,
+                "inference_energy_kwh_per_prediction": 0.001,
+                "inference_co2_g_per_prediction": 0.01,
+            },
+        )
         train.append(run / "train.json")
         metrics.append(run / "metrics.json")
-    write_json(tmp_path / "data.json", {"data_energy_kwh": 1.0, "data_co2_g": 10.0,
-                                        "data_wall_s": 3.0})
+    write_json(
+        tmp_path / "data.json", {"data_energy_kwh": 1.0, "data_co2_g": 10.0, "data_wall_s": 3.0}
+    )
     table = summarize_runs(train, metrics, [tmp_path / "data.json"], lifecycle_predictions=100)
     assert list(table["seed"]) == [0, 1]
     assert table["lifecycle_co2_g"].tolist() == pytest.approx([31.0, 31.0])

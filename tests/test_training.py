@@ -21,26 +21,50 @@ CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)
 def make_data(tmp_path: Path, config: dict, experiment: str = "oscillator") -> Path:
     dataset = tmp_path / experiment / "dataset.nc"
     if not dataset.exists():
-        generate_dataset(experiment, config["experiments"][experiment]["data"],
-                         dataset_path=dataset, cost_path=tmp_path / experiment / "data.json",
-                         emissions_path=tmp_path / experiment / "data_emissions.csv",
-                         carbon=CARBON)
+        generate_dataset(
+            experiment,
+            config["experiments"][experiment]["data"],
+            dataset_path=dataset,
+            cost_path=tmp_path / experiment / "data.json",
+            emissions_path=tmp_path / experiment / "data_emissions.csv",
+            carbon=CARBON,
+        )
     return dataset
 
 
-def train_and_evaluate(tmp_path: Path, config: dict, model: str, seed: int, run: str = "",
-                       experiment: str = "oscillator") -> tuple[dict, dict, Path]:
+def train_and_evaluate(
+    tmp_path: Path,
+    config: dict,
+    model: str,
+    seed: int,
+    run: str = "",
+    experiment: str = "oscillator",
+) -> tuple[dict, dict, Path]:
     data = make_data(tmp_path, config, experiment)
     spec = VariantSpec.from_dict(variant_spec(config, experiment, model))
     out = tmp_path / experiment / model / f"seed{seed}{run}"
-    train = train_variant(spec, seed=seed, data_path=data, carbon=CARBON, device_name="cpu",
-                          outputs=TrainOutputs(out / "model.pt", out / "history.csv",
-                                               out / "train_emissions.csv", out / "train.json"))
+    train = train_variant(
+        spec,
+        seed=seed,
+        data_path=data,
+        carbon=CARBON,
+        device_name="cpu",
+        outputs=TrainOutputs(
+            out / "model.pt", out / "history.csv", out / "train_emissions.csv", out / "train.json"
+        ),
+    )
     metrics = evaluate_variant(
-        spec, seed=seed, data_path=data, checkpoint=out / "model.pt", carbon=CARBON,
-        outputs=EvaluateOutputs(out / "metrics.json", out / "predictions.nc",
-                                out / "inference_emissions.csv"),
-        min_inference_seconds=0.05, device_name="cpu")
+        spec,
+        seed=seed,
+        data_path=data,
+        checkpoint=out / "model.pt",
+        carbon=CARBON,
+        outputs=EvaluateOutputs(
+            out / "metrics.json", out / "predictions.nc", out / "inference_emissions.csv"
+        ),
+        min_inference_seconds=0.05,
+        device_name="cpu",
+    )
     return train, metrics, out
 
 
@@ -70,11 +94,22 @@ def test_pinn_extrapolates_far_better_than_mlp_at_the_same_budget(tmp_path, defa
 def test_outputs_are_complete_and_finite(tmp_path, tiny):
     config = validate_config(tiny)
     train, metrics, out = train_and_evaluate(tmp_path, config, "pinn_hard", 0)
-    for key in ("n_parameters", "flops_per_train_step", "train_flops_total", "train_wall_s",
-                "train_energy_kwh", "train_co2_g", "peak_memory_mb"):
+    for key in (
+        "n_parameters",
+        "flops_per_train_step",
+        "train_flops_total",
+        "train_wall_s",
+        "train_energy_kwh",
+        "train_co2_g",
+        "peak_memory_mb",
+    ):
         assert train[key] > 0, key
-    for key in ("inference_wall_s_per_prediction", "inference_energy_kwh_per_prediction",
-                "inference_co2_g_per_prediction", "inference_flops_per_prediction"):
+    for key in (
+        "inference_wall_s_per_prediction",
+        "inference_energy_kwh_per_prediction",
+        "inference_co2_g_per_prediction",
+        "inference_flops_per_prediction",
+    ):
         assert metrics[key] > 0, key
     assert metrics["inference_repeats"] >= 3
     history = pd.read_csv(out / "history.csv")
@@ -97,8 +132,9 @@ def test_early_stop_at_target_error(tmp_path, default_config):
 
 
 def test_lbfgs_phase_runs_after_adam_and_counts_its_evaluations(tmp_path, tiny):
-    tiny["experiments"]["oscillator"]["training"].update({"steps": 40, "lbfgs_steps": 30,
-                                                          "log_every": 10})
+    tiny["experiments"]["oscillator"]["training"].update(
+        {"steps": 40, "lbfgs_steps": 30, "log_every": 10}
+    )
     config = validate_config(tiny)
     train, _, out = train_and_evaluate(tmp_path, config, "pinn", 0)
     history = pd.read_csv(out / "history.csv")
@@ -116,5 +152,11 @@ def test_cuda_request_without_a_gpu_fails_naming_the_key(tmp_path, tiny):
     config = validate_config(tiny)
     spec = VariantSpec.from_dict(variant_spec(config, "oscillator", "mlp"))
     with pytest.raises(ValueError, match="'device'"):
-        train_variant(spec, seed=0, data_path=make_data(tmp_path, config), carbon=CARBON,
-                      device_name="cuda", outputs=TrainOutputs(*(tmp_path / n for n in "abcd")))
+        train_variant(
+            spec,
+            seed=0,
+            data_path=make_data(tmp_path, config),
+            carbon=CARBON,
+            device_name="cuda",
+            outputs=TrainOutputs(*(tmp_path / n for n in "abcd")),
+        )

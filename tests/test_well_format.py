@@ -347,3 +347,19 @@ def test_the_well_reads_written_files(tmp_path):
 
         normed_in = normed[index]["input_fields"].numpy().astype(np.float64)
         np.testing.assert_allclose(normed_in * stds + means, expected_in, rtol=1e-5, atol=1e-4)
+
+
+def test_stats_file_missing_a_field_is_rejected_naming_file_and_field(tmp_path):
+    from workflow_scripts.data.well_format import STATS_KEYS, validate_stats_file
+
+    complete = {key: {"tracer": 0.1, "pressure": 0.2, "velocity": [0.3, 0.4]} for key in STATS_KEYS}
+    good = tmp_path / "stats.yaml"
+    good.write_text(yaml.safe_dump(complete))
+    assert validate_stats_file(good)["std"]["tracer"] == 0.1
+    del complete["std_delta"]["pressure"]
+    bad = tmp_path / "bad_stats.yaml"
+    bad.write_text(yaml.safe_dump(complete))
+    with pytest.raises(WellFormatError, match=r"bad_stats\.yaml.*std_delta.*pressure"):
+        validate_stats_file(bad)
+    with pytest.raises(WellFormatError, match="does not exist"):
+        validate_stats_file(tmp_path / "absent.yaml")

@@ -29,8 +29,15 @@ def test_every_output_exists_with_finite_numbers(finished):
     results = workdir / "results" / "oscillator"
     for model in MODELS:
         run = results / model / "seed0"
-        for name in ("model.pt", "history.csv", "train_emissions.csv", "train.json",
-                     "metrics.json", "predictions.nc", "inference_emissions.csv"):
+        for name in (
+            "model.pt",
+            "history.csv",
+            "train_emissions.csv",
+            "train.json",
+            "metrics.json",
+            "predictions.nc",
+            "inference_emissions.csv",
+        ):
             assert (run / name).stat().st_size > 0, run / name
         metrics = json.loads((run / "metrics.json").read_text())
         assert math.isfinite(metrics["test_mse"]) and metrics["test_mse"] > 0
@@ -41,8 +48,14 @@ def test_every_output_exists_with_finite_numbers(finished):
     # energy_to_target_kwh is empty by design when no target error is configured
     numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
     assert numeric.notna().all().all() and (numeric.abs() < float("inf")).all().all()
-    for column in ("train_energy_kwh", "train_co2_g", "inference_energy_kwh_per_prediction",
-                   "data_energy_kwh", "lifecycle_co2_g", "flops_per_train_step"):
+    for column in (
+        "train_energy_kwh",
+        "train_co2_g",
+        "inference_energy_kwh_per_prediction",
+        "data_energy_kwh",
+        "lifecycle_co2_g",
+        "flops_per_train_step",
+    ):
         assert (summary[column] > 0).all(), column
     for figure in FIGURES:
         for suffix in (".png", ".pdf"):
@@ -60,8 +73,9 @@ def test_one_figure_regenerates_by_rule_name_and_by_path(finished):
     workdir, config, _ = finished
     figure = workdir / "results" / "figures" / "oscillator" / "pareto.png"
     before = figure.stat().st_mtime_ns
-    result = snakemake(workdir, config, "figure_oscillator_pareto",
-                       "--forcerun", "figure_oscillator_pareto")
+    result = snakemake(
+        workdir, config, "figure_oscillator_pareto", "--forcerun", "figure_oscillator_pareto"
+    )
     assert figure.stat().st_mtime_ns > before
     log = result.stdout + result.stderr
     assert "rule train" not in log and "rule evaluate" not in log

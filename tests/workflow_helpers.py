@@ -21,18 +21,25 @@ def only(config: dict, experiment: str, seeds: list[int] | None = None) -> dict:
     return config
 
 
-def snakemake(workdir: Path, config: dict | None, *args: str, check: bool = True,
-              timeout: int = 900) -> subprocess.CompletedProcess:
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2"]
+def snakemake(
+    workdir: Path, config: dict | None, *args: str, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    command = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
     command += list(args)
     if config is not None:
         # last: --configfile takes several values and would swallow targets after it
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         command += ["--configfile", str(workdir / "config.yaml")]
-    result = subprocess.run(command, capture_output=True, text=True,
-                            timeout=timeout, cwd=workdir)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result

@@ -8,9 +8,11 @@ from typing import Any
 
 import yaml
 
-from workflow_scripts.runtime import ConfigError
-
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be honoured; the message names the key."""
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +97,49 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(
                     "experiments.oscillator.data.observation_end must not exceed t_end"
                 )
+        if experiment == "shear_flow":
+            _check_shear_flow_data(data)
         for model, variant in block.get("models", {}).items():
             key = f"experiments.{experiment}.models.{model}"
             weights = variant.get("loss_weights", {})
             if not any(w > 0 for w in weights.values()):
                 raise ConfigError(f"{key}.loss_weights: at least one weight must be positive")
+            if experiment == "burgers":
+                _check_burgers_points(key, weights, data)
+
+
+def _check_burgers_points(key: str, weights: dict[str, float], data: dict[str, Any]) -> None:
+    """A positive loss weight needs points to evaluate its term on (else its MSE is NaN)."""
+    if weights.get("data", 0) > 0 and data["n_observations"] == 0:
+        raise ConfigError(
+            f"{key}.loss_weights.data is positive but experiments.burgers.data.n_observations "
+            "is 0: set observations or drop the data term"
+        )
+    if weights.get("conditions", 0) > 0 and data["n_initial"] + data["n_boundary"] == 0:
+        raise ConfigError(
+            f"{key}.loss_weights.conditions is positive but experiments.burgers.data.n_initial "
+            "and n_boundary are both 0: set condition points or drop the conditions term"
+        )
+
+
+def _check_shear_flow_data(data: dict[str, Any]) -> None:
+    """The trajectory budget of a parameter pair, and a regrid target the source grid allows."""
+    from workflow_scripts.data.sources import INITIAL_CONDITIONS, source_resolution
+
+    prefix = "experiments.shear_flow.data"
+    trajectories = data["simulate"]["trajectories"]
+    if data["source"] == "simulate" and sum(trajectories.values()) > len(INITIAL_CONDITIONS):
+        raise ConfigError(
+            f"{prefix}.simulate.trajectories: {sum(trajectories.values())} in all, but a "
+            f"(Re, Sc) pair has only {len(INITIAL_CONDITIONS)} initial conditions"
+        )
+    regrid = data["regrid"]
+    for axis, source_n in zip(("nx", "ny"), source_resolution(data), strict=True):
+        target_n = regrid[axis]
+        key = f"{prefix}.regrid.{axis}"
+        if target_n > source_n:
+            raise ConfigError(f"{key}: {target_n} is finer than the source grid ({source_n})")
+        if regrid["method"] == "block_mean" and source_n % target_n:
+            raise ConfigError(
+                f"{key}: block_mean needs a divisor of the source grid ({source_n}), got {target_n}"
+            )

@@ -185,8 +185,9 @@ def warm_up_energy_tracking(settings: CarbonSettings) -> None:
 def _probe_hardware(settings: CarbonSettings) -> None:
     from codecarbon import OfflineEmissionsTracker
 
-    tracker = OfflineEmissionsTracker(**_tracker_options(settings), output_methods=[],
-                                      log_level="error")
+    tracker = OfflineEmissionsTracker(
+        **_tracker_options(settings), output_methods=[], log_level="error"
+    )
     tracker.start()
     tracker.stop()
 

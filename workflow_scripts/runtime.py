@@ -8,13 +8,11 @@ import random
 import numpy as np
 import torch
 
+from workflow_scripts.config import ConfigError
+
 log = logging.getLogger("workflow_scripts")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be honoured; the message names the key."""
 
 
 def resolve_device(requested: str) -> torch.device:

@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
 from tqdm import tqdm
 
 from workflow_scripts.data.well_format import (
     DATASET_NAME,
     WellFormatError,
     all_parameter_pairs,
+    validate_stats_file,
     validate_well_file,
     well_file_name,
 )
@@ -113,20 +113,11 @@ def remote_paths(
 # --------------------------------------------------------------------------- verification
 
 
-def _check_stats_yaml(path: Path) -> None:
-    try:
-        content = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise ValueError(f"{path}: not a readable stats.yaml: {err}") from err
-    if not isinstance(content, dict) or not {"mean", "std"} <= content.keys():
-        raise ValueError(f"{path}: stats.yaml lacks the 'mean' and 'std' sections")
-
-
-def _default_check(relative_path: PurePosixPath) -> Callable[[Path], object]:
+def default_check(relative_path: PurePosixPath) -> Callable[[Path], object]:
     if relative_path.suffix in (".hdf5", ".h5"):
         return validate_well_file
     if relative_path.name == "stats.yaml":
-        return _check_stats_yaml
+        return validate_stats_file
     return lambda _path: None
 
 
@@ -312,7 +303,7 @@ def download_shear_flow(
     local: list[Path] = []
     for remote in files:
         dest = remote.local_path(dest_root)
-        check = _default_check(remote.relative_path)
+        check = default_check(remote.relative_path)
         if dest.is_file() and _passes(check, dest) is None:
             local.append(dest)
             continue

@@ -348,6 +348,32 @@ def write_stats_yaml(
 # --------------------------------------------------------------------------- validation
 
 
+STATS_FIELDS = ("tracer", "pressure", "velocity")
+
+
+def validate_stats_file(path: str | os.PathLike[str]) -> dict:
+    """Check a shear_flow stats.yaml: every key of STATS_KEYS, each with every field.
+
+    Raises ``WellFormatError`` naming the file and the missing key or field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WellFormatError(f"{path}: stats file does not exist")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise WellFormatError(f"{path}: not a readable stats.yaml: {err}") from err
+    if not isinstance(content, dict):
+        raise WellFormatError(f"{path}: stats.yaml is not a mapping")
+    for key in STATS_KEYS:
+        if key not in content:
+            raise WellFormatError(f"{path}: stats.yaml lacks the {key!r} section")
+        missing = [field for field in STATS_FIELDS if field not in (content[key] or {})]
+        if missing:
+            raise WellFormatError(f"{path}: stats.yaml section {key!r} lacks field(s) {missing}")
+    return content
+
+
 def _names(attr: Any) -> list[str]:
     return [a.decode() if isinstance(a, bytes) else str(a) for a in np.atleast_1d(attr)]
 

@@ -1,0 +1,26 @@
+# Regridding stage: either shear-flow source -> a Zarr training store per split (xarray + Dask).
+
+
+rule regrid_shear_flow:
+    input:
+        files=lambda wildcards: source_files(shear_data(), wildcards.split),
+        source_stats=lambda wildcards: stats_file(shear_data()),
+    output:
+        store=directory("results/shear_flow/data/{split}.zarr"),
+        stats="results/shear_flow/data/{split}.stats.yaml",
+        cost="results/shear_flow/data/regrid/{split}.json",
+        emissions="results/shear_flow/data/regrid/{split}_emissions.csv",
+    log:
+        "logs/regrid_shear_flow/{split}.log",
+    benchmark:
+        "benchmarks/regrid_shear_flow/{split}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 2
+    resources:
+        energy_meter=1,
+    params:
+        settings=lambda wildcards: shear_data()["regrid"],
+        carbon=config["carbon"],
+    script:
+        "../workflow_scripts/scripts/regrid_shear_flow.py"

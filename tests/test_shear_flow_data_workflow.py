@@ -1,0 +1,181 @@
+"""The shear-flow data branch through the Snakemake CLI: simulate or download, then regrid."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+import xarray as xr
+import yaml
+from conftest import tiny_config
+from test_download import FaultyServer
+from workflow_helpers import only, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+def shear_config() -> dict:
+    config = only(tiny_config(), "shear_flow")
+    data = config["experiments"]["shear_flow"]["data"]
+    data["simulate"].update(
+        {
+            "nx": 16,
+            "ny": 32,
+            "reynolds": [1.0e4],
+            "schmidt": [1.0],
+            "trajectories": {"train": 2, "valid": 1, "test": 1},
+            "n_snapshots": 8,
+        }
+    )
+    data["regrid"].update({"nx": 8, "ny": 16, "time_chunk": 4})
+    config["experiments"]["shear_flow"].pop("models", None)
+    return config
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("shear_flow_data")
+    config = shear_config()
+    snakemake(workdir, config)
+    return workdir, config
+
+
+def test_simulated_source_is_regridded_to_one_store_per_split(simulated):
+    workdir, _ = simulated
+    data = workdir / "results" / "shear_flow" / "data"
+    source = data / "simulated" / "datasets" / "shear_flow"
+    assert (source / "stats.yaml").exists()
+    for split, trajectories in (("train", 2), ("valid", 1), ("test", 1)):
+        assert (source / "data" / split / "shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5").exists()
+        store = xr.open_zarr(data / f"{split}.zarr")
+        assert dict(store.sizes) == {"trajectory": trajectories, "time": 8, "x": 8, "y": 16}
+        assert set(store.data_vars) == {"tracer", "pressure", "velocity_x", "velocity_y"}
+        assert float(store["reynolds"][0]) == 1.0e4
+        stats = yaml.safe_load((data / f"{split}.stats.yaml").read_text())
+        assert stats["std"]["tracer"] > 0
+        cost = yaml.safe_load((data / "regrid" / f"{split}.json").read_text())
+        assert cost["data_energy_kwh"] > 0
+    simulate_cost = data / "simulate" / "train" / "shear_flow_Reynolds_1e4_Schmidt_1e0.json"
+    assert yaml.safe_load(simulate_cost.read_text())["trajectories"] == 2
+
+
+def test_download_rule_fetches_the_configured_files_and_regrid_reads_them(
+    simulated, tmp_path, monkeypatch
+):
+    served, _ = simulated
+    served_root = served / "results" / "shear_flow" / "data" / "simulated"
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    server = FaultyServer(served_root)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        config = shear_config()
+        data = config["experiments"]["shear_flow"]["data"]
+        data["source"] = "download"
+        data["download"].update(
+            {
+                "base_url": server.base_url,
+                "dest": "resources/the_well",
+                "parameter_pairs": [[1.0e4, 1.0]],
+                "retries": 1,
+                "backoff_s": 0.01,
+                "timeout_s": 10,
+            }
+        )
+        snakemake(tmp_path, config, "download_the_well")
+        downloaded = tmp_path / "resources" / "the_well" / "datasets" / "shear_flow"
+        original = served_root / "datasets" / "shear_flow"
+        for split in ("train", "valid", "test"):
+            name = f"data/{split}/shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5"
+            assert (downloaded / name).read_bytes() == (original / name).read_bytes()
+        snakemake(tmp_path, config)  # the default target regrids the downloaded files
+        assert (
+            xr.open_zarr(tmp_path / "results" / "shear_flow" / "data" / "train.zarr").sizes[
+                "trajectory"
+            ]
+            == 2
+        )
+        assert not (tmp_path / "results" / "shear_flow" / "data" / "simulated").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_truncated_source_file_stops_regrid_naming_the_file(simulated, tmp_path):
+    workdir, config = simulated
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns(".snakemake"))
+    well = (
+        copy
+        / "results"
+        / "shear_flow"
+        / "data"
+        / "simulated"
+        / "datasets"
+        / "shear_flow"
+        / "data"
+        / "test"
+        / "shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5"
+    )
+    well.write_bytes(well.read_bytes()[: well.stat().st_size // 2])
+    shutil.rmtree(copy / "results" / "shear_flow" / "data" / "test.zarr")
+    result = snakemake(copy, config, "results/shear_flow/data/test.zarr", check=False)
+    assert result.returncode != 0
+    log = (copy / "logs" / "regrid_shear_flow" / "test.log").read_text()
+    assert "shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5" in log
+    assert not (copy / "results" / "shear_flow" / "data" / "test.zarr").exists()
+
+
+def test_stats_file_missing_a_field_stops_regrid_naming_it(simulated, tmp_path):
+    workdir, config = simulated
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns(".snakemake"))
+    stats = copy / "results" / "shear_flow" / "data" / "simulated" / "datasets" / "shear_flow"
+    content = yaml.safe_load((stats / "stats.yaml").read_text())
+    del content["std"]["tracer"]
+    (stats / "stats.yaml").write_text(yaml.safe_dump(content))
+    shutil.rmtree(copy / "results" / "shear_flow" / "data" / "valid.zarr")
+    result = snakemake(copy, config, "results/shear_flow/data/valid.zarr", check=False)
+    assert result.returncode != 0
+    log = (copy / "logs" / "regrid_shear_flow" / "valid.log").read_text()
+    assert "stats.yaml" in log and "'std'" in log and "tracer" in log
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (
+            lambda d: d["regrid"].update(method="block_mean", nx=10),
+            "experiments.shear_flow.data.regrid.nx",
+        ),
+        (
+            lambda d: d["simulate"].update(reynolds=[2.0e4]),
+            "experiments.shear_flow.data.simulate.reynolds.0",
+        ),
+        (
+            lambda d: d["simulate"].update(trajectories={"train": 30, "valid": 6, "test": 6}),
+            "experiments.shear_flow.data.simulate.trajectories",
+        ),
+        (
+            lambda d: d["regrid"].update(method="spectral", nx=32),
+            "experiments.shear_flow.data.regrid.nx",
+        ),
+    ],
+    ids=[
+        "block-mean-not-dividing",
+        "unknown-reynolds",
+        "too-many-trajectories",
+        "target-finer-than-source",
+    ],
+)
+def test_bad_shear_flow_config_is_rejected_before_any_job(tmp_path, change, key):
+    config = shear_config()
+    change(config["experiments"]["shear_flow"]["data"])
+    result = snakemake(tmp_path, config, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert key in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,122 @@
+"""The shear-flow data stages as the rules call them: each measured, each writing atomically."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from workflow_scripts.data.cost import measured_data_stage
+from workflow_scripts.data.download import default_check, download_file
+from workflow_scripts.data.well_format import (
+    compute_stats,
+    parse_well_file_name,
+    validate_stats_file,
+    write_stats_yaml,
+)
+from workflow_scripts.energy import CarbonSettings
+
+log = logging.getLogger(__name__)
+
+
+def simulate_file(
+    path: Path,
+    *,
+    split: str,
+    settings: dict[str, Any],
+    carbon: CarbonSettings,
+    cost: Path,
+    emissions: Path,
+    device_name: str,
+) -> None:
+    """Simulate one (split, Re, Sc) file of the look-alike dataset, under an energy meter."""
+    from workflow_scripts.data.simulate import simulate_well_file
+    from workflow_scripts.runtime import resolve_device, set_threads
+
+    reynolds, schmidt = parse_well_file_name(path)
+    device = resolve_device(device_name)
+    set_threads(settings["threads"])
+    with measured_data_stage(
+        "simulate", carbon, emissions, cost, split=split, reynolds=reynolds, schmidt=schmidt
+    ) as facts:
+        info = simulate_well_file(
+            Path(path),
+            reynolds=reynolds,
+            schmidt=schmidt,
+            split=split,
+            settings=settings,
+            device=device,
+        )
+        facts.update(
+            trajectories=info.n_trajectories,
+            snapshots=info.n_time,
+            grid=[info.nx, info.ny],
+            bytes=Path(path).stat().st_size,
+        )
+
+
+def write_source_stats(train_files: Sequence[Path], stats: Path) -> None:
+    """stats.yaml of The Well's layout, from the train split (as the real dataset's)."""
+    write_stats_yaml(compute_stats(train_files), stats)
+
+
+def download_source_file(
+    path: Path,
+    *,
+    dest_root: Path,
+    base_url: str,
+    retries: int,
+    backoff_s: float,
+    timeout_s: float,
+) -> None:
+    """Fetch one file of the official layout to ``path`` (under ``dest_root``), verified."""
+    relative = PurePosixPath(Path(path).relative_to(dest_root).as_posix())
+    url = f"{base_url.rstrip('/')}/{relative}"
+    log.info("downloading %s -> %s", url, path)
+    download_file(
+        url,
+        path,
+        check=default_check(relative),
+        retries=retries,
+        backoff_s=backoff_s,
+        timeout_s=timeout_s,
+    )
+
+
+def regrid_split(
+    files: Sequence[Path],
+    source_stats: Path,
+    *,
+    store: Path,
+    store_stats: Path,
+    settings: dict[str, Any],
+    carbon: CarbonSettings,
+    cost: Path,
+    emissions: Path,
+) -> None:
+    """Regrid one split of either source to the training store, under an energy meter."""
+    from workflow_scripts.data.regrid import regrid_well_files
+
+    validate_stats_file(source_stats)
+    with measured_data_stage(
+        "regrid",
+        carbon,
+        emissions,
+        cost,
+        files=len(files),
+        method=settings["method"],
+        grid=[settings["nx"], settings["ny"]],
+    ) as facts:
+        regrid_well_files(
+            files,
+            store,
+            nx=settings["nx"],
+            ny=settings["ny"],
+            method=settings["method"],
+            time_chunk=settings["time_chunk"],
+            scheduler=settings["scheduler"],
+            overwrite=True,
+            stats_path=store_stats,
+        )
+        facts["bytes_in"] = sum(Path(f).stat().st_size for f in files)

@@ -1,0 +1,18 @@
+"""Snakemake adapter: rules download_well_file and download_well_stats."""
+
+from pathlib import Path
+
+from workflow_scripts.data.stages import download_source_file
+from workflow_scripts.logs import logging_to
+
+smk = snakemake  # noqa: F821
+download = smk.params.download
+with logging_to(smk.log[0]):
+    download_source_file(
+        Path(smk.output.well),
+        dest_root=Path(download["dest"]),
+        base_url=download["base_url"],
+        retries=download["retries"],
+        backoff_s=download["backoff_s"],
+        timeout_s=download["timeout_s"],
+    )

@@ -1,0 +1,24 @@
+"""Snakemake adapter: rule regrid_shear_flow."""
+
+from pathlib import Path
+
+from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
+
+smk = snakemake  # noqa: F821
+carbon = CarbonSettings.from_config(smk.params.carbon)
+warm_up_energy_tracking(carbon)
+
+from workflow_scripts.data.stages import regrid_split  # noqa: E402
+from workflow_scripts.logs import logging_to  # noqa: E402
+
+with logging_to(smk.log[0]):
+    regrid_split(
+        [Path(p) for p in smk.input.files],
+        Path(smk.input.source_stats),
+        store=Path(smk.output.store),
+        store_stats=Path(smk.output.stats),
+        settings=smk.params.settings,
+        carbon=carbon,
+        cost=Path(smk.output.cost),
+        emissions=Path(smk.output.emissions),
+    )

@@ -1,0 +1,23 @@
+"""Snakemake adapter: rule simulate_shear_flow."""
+
+from pathlib import Path
+
+from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
+
+smk = snakemake  # noqa: F821
+carbon = CarbonSettings.from_config(smk.params.carbon)
+warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the torch import
+
+from workflow_scripts.data.stages import simulate_file  # noqa: E402
+from workflow_scripts.logs import logging_to  # noqa: E402
+
+with logging_to(smk.log[0]):
+    simulate_file(
+        Path(smk.output.well),
+        split=smk.wildcards.split,
+        settings=smk.params.settings,
+        carbon=carbon,
+        cost=Path(smk.output.cost),
+        emissions=Path(smk.output.emissions),
+        device_name=smk.params.device,
+    )
