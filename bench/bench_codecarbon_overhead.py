@@ -58,15 +58,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         data = tmp / "dataset.nc"
-        generate_dataset("oscillator", config["experiments"]["oscillator"]["data"],
-                         dataset_path=data, cost_path=tmp / "data.json",
-                         emissions_path=tmp / "data.csv", carbon=carbon)
+        generate_dataset(
+            "oscillator",
+            config["experiments"]["oscillator"]["data"],
+            dataset_path=data,
+            cost_path=tmp / "data.json",
+            emissions_path=tmp / "data.csv",
+            carbon=carbon,
+        )
         timed_training(spec, data, NoMeter)  # warm-up: first run pays for lazy imports
         tracked, untracked = [], []
         for i in range(args.repeats):  # alternate so drifts in machine load hit both alike
             untracked.append(timed_training(spec, data, NoMeter))
-            tracked.append(timed_training(
-                spec, data, lambda i=i: EnergyMeter(carbon, tmp / f"e{i}.csv", "bench")))
+            tracked.append(
+                timed_training(
+                    spec, data, lambda i=i: EnergyMeter(carbon, tmp / f"e{i}.csv", "bench")
+                )
+            )
     with_tracker, without = statistics.median(tracked), statistics.median(untracked)
     print(f"training: oscillator/pinn, {args.steps} steps, {args.repeats} alternating repeats")
     print(f"median wall time without tracker: {without:.3f} s  {sorted(untracked)}")

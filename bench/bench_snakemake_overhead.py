@@ -22,8 +22,18 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 def timed_snakemake(workdir: Path, configfile: Path, *args: str) -> float:
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", "all", *args, "--configfile", str(configfile)]
+    command = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "all",
+        *args,
+        "--configfile",
+        str(configfile),
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -43,8 +53,9 @@ def main() -> None:
     try:
         full = timed_snakemake(workdir, args.configfile.resolve())
         noop = timed_snakemake(workdir, args.configfile.resolve())
-        figure = timed_snakemake(workdir, args.configfile.resolve(), args.figure,
-                                 "--forcerun", args.figure)
+        figure = timed_snakemake(
+            workdir, args.configfile.resolve(), args.figure, "--forcerun", args.figure
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
