@@ -7,11 +7,10 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from conftest import tiny_config
-from workflow_helpers import only, snakemake
+from workflow_helpers import assert_experiment_outputs, only, snakemake
 
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
 from workflow_scripts.experiments import dataset_maker, experiment_class
@@ -241,35 +240,6 @@ def test_burgers_branch_runs_through_the_cli(tmp_path):
         n_observations=100, n_initial=30, n_boundary=20, n_collocation=200, test_nx=64, test_nt=20
     )
     snakemake(tmp_path, config)
-    results = tmp_path / "results" / "burgers"
-    for model in MODELS:
-        run = results / model / "seed0"
-        for name in (
-            "model.pt",
-            "history.csv",
-            "train_emissions.csv",
-            "train.json",
-            "metrics.json",
-            "predictions.nc",
-            "inference_emissions.csv",
-        ):
-            assert (run / name).stat().st_size > 0, run / name
-        metrics = json.loads((run / "metrics.json").read_text())
-        for key in (
-            "test_mse",
-            "test_rel_l2",
-            "test_max_abs_error",
-            "inference_energy_kwh_per_prediction",
-        ):
-            assert math.isfinite(metrics[key]) and metrics[key] > 0, (model, key)
-        assert metrics["prediction_unit"].endswith("64 × 20 (x × t) test grid")
-        assert np.isfinite(pd.read_csv(run / "history.csv")["test_mse"]).all()
-    summary = pd.read_csv(results / "summary.csv")
-    assert sorted(summary["model"]) == sorted(MODELS)
-    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
-    assert np.isfinite(numeric.to_numpy()).all()
-    assert (summary["train_energy_kwh"] > 0).all() and (summary["lifecycle_co2_g"] > 0).all()
-    for figure in FIGURES:
-        for suffix in (".png", ".pdf"):
-            path = tmp_path / "results" / "figures" / "burgers" / f"{figure}{suffix}"
-            assert path.stat().st_size > 5000, path
+    assert_experiment_outputs(tmp_path, "burgers", MODELS, FIGURES)
+    metrics = json.loads((tmp_path / "results/burgers/pinn/seed0/metrics.json").read_text())
+    assert metrics["prediction_unit"].endswith("64 × 20 (x × t) test grid")

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import math
-
-import pandas as pd
 import pytest
 from conftest import tiny_config
-from workflow_helpers import REPO, only, snakemake
+from workflow_helpers import REPO, assert_experiment_outputs, only, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,41 +22,7 @@ def finished(tmp_path_factory):
 
 def test_every_output_exists_with_finite_numbers(finished):
     workdir, _, _ = finished
-    results = workdir / "results" / "oscillator"
-    for model in MODELS:
-        run = results / model / "seed0"
-        for name in (
-            "model.pt",
-            "history.csv",
-            "train_emissions.csv",
-            "train.json",
-            "metrics.json",
-            "predictions.nc",
-            "inference_emissions.csv",
-        ):
-            assert (run / name).stat().st_size > 0, run / name
-        metrics = json.loads((run / "metrics.json").read_text())
-        assert math.isfinite(metrics["test_mse"]) and metrics["test_mse"] > 0
-        assert (workdir / "logs" / "train" / "oscillator" / model / "seed0.log").exists()
-        assert (workdir / "benchmarks" / "train" / "oscillator" / model / "seed0.tsv").exists()
-    summary = pd.read_csv(results / "summary.csv")
-    assert sorted(summary["model"]) == sorted(MODELS)
-    # energy_to_target_kwh is empty by design when no target error is configured
-    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
-    assert numeric.notna().all().all() and (numeric.abs() < float("inf")).all().all()
-    for column in (
-        "train_energy_kwh",
-        "train_co2_g",
-        "inference_energy_kwh_per_prediction",
-        "data_energy_kwh",
-        "lifecycle_co2_g",
-        "flops_per_train_step",
-    ):
-        assert (summary[column] > 0).all(), column
-    for figure in FIGURES:
-        for suffix in (".png", ".pdf"):
-            path = workdir / "results" / "figures" / "oscillator" / f"{figure}{suffix}"
-            assert path.stat().st_size > 5000, path
+    assert_experiment_outputs(workdir, "oscillator", MODELS, FIGURES)
 
 
 def test_rerun_has_nothing_to_do(finished):

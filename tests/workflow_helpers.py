@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +47,58 @@ def snakemake(
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+RUN_FILES = (
+    "model.pt",
+    "history.csv",
+    "train_emissions.csv",
+    "train.json",
+    "metrics.json",
+    "predictions.nc",
+    "inference_emissions.csv",
+)
+
+
+def assert_experiment_outputs(
+    workdir: Path, experiment: str, models: tuple[str, ...], figures: tuple[str, ...], seed: int = 0
+) -> pd.DataFrame:
+    """Every per-run file, log and benchmark, a finite summary, and every figure as PNG + PDF."""
+    results = workdir / "results" / experiment
+    for model in models:
+        run = results / model / f"seed{seed}"
+        for name in RUN_FILES:
+            assert (run / name).stat().st_size > 0, run / name
+        metrics = json.loads((run / "metrics.json").read_text())
+        for key in (
+            "test_mse",
+            "test_rel_l2",
+            "inference_energy_kwh_per_prediction",
+            "inference_flops_per_prediction",
+        ):
+            assert math.isfinite(metrics[key]) and metrics[key] > 0, (model, key)
+        assert np.isfinite(pd.read_csv(run / "history.csv")["test_mse"]).all()
+        for stage in ("train", "evaluate"):
+            assert (workdir / "logs" / stage / experiment / model / f"seed{seed}.log").exists()
+            assert (
+                workdir / "benchmarks" / stage / experiment / model / f"seed{seed}.tsv"
+            ).exists()
+    summary = pd.read_csv(results / "summary.csv")
+    assert sorted(summary["model"]) == sorted(models)
+    # energy_to_target_kwh is empty by design when no target error is configured
+    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
+    assert np.isfinite(numeric.to_numpy()).all()
+    for column in (
+        "train_energy_kwh",
+        "train_co2_g",
+        "inference_energy_kwh_per_prediction",
+        "data_energy_kwh",
+        "lifecycle_co2_g",
+        "flops_per_train_step",
+    ):
+        assert (summary[column] > 0).all(), column
+    for figure in figures:
+        for suffix in (".png", ".pdf"):
+            path = workdir / "results" / "figures" / experiment / f"{figure}{suffix}"
+            assert path.stat().st_size > 5000, path
+    return summary
