@@ -35,6 +35,7 @@ from workflow_scripts.data.well_format import (
     validate_well_file,
     well_file_name,
 )
+from workflow_scripts.files import fsync_path
 
 DEFAULT_BASE_URL = "https://sdsc-users.flatironinstitute.org/~polymathic/data/the_well"
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -135,14 +136,6 @@ def _passes(check: Callable[[Path], object], path: Path) -> str | None:
 
 def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _request_once(url: str, part: Path, *, timeout_s: float, bar: tqdm) -> tuple[int, int | None]:
@@ -268,7 +261,7 @@ def download_file(
 
             problem = _passes(check, part)
             if problem is None:
-                _fsync(part)
+                fsync_path(part)
                 os.replace(part, dest)
                 return dest
             part.unlink(missing_ok=True)

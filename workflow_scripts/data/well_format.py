@@ -19,6 +19,8 @@ import h5py
 import numpy as np
 import yaml
 
+from workflow_scripts.files import fsync_path
+
 DATASET_NAME = "shear_flow"
 REYNOLDS_NUMBERS: tuple[float, ...] = (1e4, 5e4, 1e5, 5e5)
 SCHMIDT_NUMBERS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -108,14 +110,6 @@ def all_parameter_pairs() -> list[tuple[float, float]]:
 def _temporary_sibling(path: Path) -> Path:
     # Hidden and without the .hdf5 suffix, so loaders globbing *.hdf5 never pick it up.
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _set_field_attrs(dset: h5py.Dataset) -> None:
@@ -218,7 +212,7 @@ def write_well_file(
 
             t2 = f.create_group("t2_fields")
             t2.attrs["field_names"] = np.array([], dtype=h5py.string_dtype())
-        _fsync_file(tmp)
+        fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
