@@ -149,7 +149,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     def crash(_path):
         raise RuntimeError("simulated crash before rename")
 
-    monkeypatch.setattr(well_format, "_fsync_file", crash)
+    monkeypatch.setattr(well_format, "fsync_path", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         write_sample(tmp_path / well_file_name(1e4, 0.1))
     assert list(tmp_path.iterdir()) == []
