@@ -65,7 +65,22 @@ def threads_for(wildcards):
 
 
 def data_for(wildcards):
+    """The data a model is trained and scored on: the shear flow's train store (its sibling
+    stores are the extra inputs of data_splits_for), else the generated dataset."""
+    if wildcards.experiment == "shear_flow":
+        return str(store_path("train"))
     return f"results/{wildcards.experiment}/data/dataset.nc"
+
+
+def data_splits_for(wildcards):
+    """Every split's store and stats beside the train store (shear flow), else nothing."""
+    if wildcards.experiment != "shear_flow":
+        return []
+    return [
+        path
+        for split in splits(shear_data())
+        for path in (str(store_path(split)), f"results/shear_flow/data/{split}.stats.yaml")
+    ]
 
 
 def figure_files(experiment, figure):

@@ -4,6 +4,7 @@
 rule evaluate:
     input:
         data=data_for,
+        splits=data_splits_for,
         model=f"{RUN}/model.pt",
     output:
         metrics=f"{RUN}/metrics.json",

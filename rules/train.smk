@@ -4,6 +4,7 @@
 rule train:
     input:
         data=data_for,
+        splits=data_splits_for,
     output:
         model=f"{RUN}/model.pt",
         history=f"{RUN}/history.csv",

@@ -50,7 +50,8 @@ def seeds_of(config: dict[str, Any], experiment: str) -> list[int]:
 
 
 def models_of(config: dict[str, Any], experiment: str) -> list[str]:
-    return list(config["experiments"][experiment]["models"])
+    """The configured variants; none for a data-only experiment (e.g. shear_flow's data stage)."""
+    return list(config["experiments"][experiment].get("models", {}))
 
 
 def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[str, Any]:
@@ -99,6 +100,10 @@ def check_config(config: dict[str, Any]) -> None:
                 )
         if experiment == "shear_flow":
             _check_shear_flow_data(data)
+            if block.get("models") and "training" not in block:
+                raise ConfigError(
+                    "experiments.shear_flow.training: required when models are configured"
+                )
         for model, variant in block.get("models", {}).items():
             key = f"experiments.{experiment}.models.{model}"
             weights = variant.get("loss_weights", {})

@@ -7,14 +7,17 @@ target test error, and a learning curve of test error against cumulative energy.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import platform
+import random
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -68,6 +71,53 @@ def learning_rate_factor(step: int, training: dict[str, Any]) -> float:
     return 1.0
 
 
+def checkpoint_path(model_output: Path) -> Path:
+    """Where an interrupted run's state waits: beside the model, never a Snakemake output."""
+    return Path(model_output).with_name("checkpoint.pt")
+
+
+def _rng_states(experiment: Experiment) -> dict[str, Any]:
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    # Experiments that sample minibatches from their own generator expose its state.
+    if hasattr(experiment, "sampler_state"):
+        states["sampler"] = experiment.sampler_state()
+    return states
+
+
+def _restore_rng_states(experiment: Experiment, states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if "sampler" in states:
+        experiment.load_sampler_state(states["sampler"])
+
+
+def tensor_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's tensors only: neuraloperator adds a ``_metadata`` dict of init arguments
+    (functions among them), which ``torch.load(weights_only=True)`` refuses."""
+    return {k: v for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _autocast(training: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast of the forward/loss on CUDA when ``training.amp: bf16``; a no-op else."""
+    if training.get("amp", "none") == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 class _Recorder:
     """Collects learning-curve rows: step, loss terms, test error, time and energy so far."""
 
@@ -94,12 +144,23 @@ class _Recorder:
 
 
 def fit(
-    experiment: Experiment, model: nn.Module, spec: VariantSpec, meter: EnergyMeter
+    experiment: Experiment,
+    model: nn.Module,
+    spec: VariantSpec,
+    meter: EnergyMeter,
+    checkpoint: Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Train ``model`` within the budget of ``spec.training``; return history and counters."""
+    """Train ``model`` within the budget of ``spec.training``; return history and counters.
+
+    With ``checkpoint`` and ``training.checkpoint_every`` > 0, the Adam phase saves its whole
+    state there every that many steps and resumes from it when it exists, so an interrupted
+    and re-run job ends where an uninterrupted one does. Counters then include
+    ``resumed_from_step`` (the energy meter covers only this run's part).
+    """
     training = spec.training
     weights = spec.loss_weights
     target = training.get("target_test_mse")
+    every = training.get("checkpoint_every") or 0
     recorder = _Recorder(experiment, model, meter)
     optimizer = make_optimizer(model, training)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -108,10 +169,24 @@ def fit(
     loss_evaluations = 0
     reached_target = False
     step = 0
-    with tqdm(total=training["steps"], desc=f"{spec.model} adam", mininterval=2.0) as bar:
+    resumed_from = 0  # the step this run started from: 0 unless resumed from a checkpoint
+    if checkpoint is not None and every and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=experiment.device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _restore_rng_states(experiment, state["rng"])
+        recorder.rows = state["rows"]
+        step = resumed_from = state["step"]
+        loss_evaluations = state["loss_evaluations"]
+        log.info("resumed from %s at step %d", checkpoint, step)
+    with tqdm(
+        total=training["steps"], initial=step, desc=f"{spec.model} adam", mininterval=2.0
+    ) as bar:
         while step < training["steps"]:
-            terms = experiment.loss_terms(model, spec)
-            loss = weighted_loss(terms, weights)
+            with _autocast(training, experiment.device):
+                terms = experiment.loss_terms(model, spec)
+                loss = weighted_loss(terms, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -125,6 +200,19 @@ def fit(
                 if target is not None and test_mse <= target:
                     reached_target = True
                     break
+            if checkpoint is not None and every and step % every == 0 and step < training["steps"]:
+                save_checkpoint(
+                    checkpoint,
+                    {
+                        "model": tensor_state(model),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "rng": _rng_states(experiment),
+                        "rows": recorder.rows,
+                        "step": step,
+                        "loss_evaluations": loss_evaluations,
+                    },
+                )
 
     lbfgs_steps = 0 if reached_target else training.get("lbfgs_steps", 0)
     if lbfgs_steps:
@@ -168,6 +256,7 @@ def fit(
         "train_steps": step,
         "loss_evaluations": loss_evaluations,
         "reached_target": reached_target,
+        "resumed_from_step": resumed_from,
     }
     return history, counters
 
@@ -210,14 +299,15 @@ def train_variant(
     )
     model.zero_grad(set_to_none=True)
 
+    checkpoint = checkpoint_path(outputs.model)
     with EnergyMeter(carbon, outputs.emissions, stage="train") as meter:
-        history, counters = fit(experiment, model, spec, meter)
+        history, counters = fit(experiment, model, spec, meter, checkpoint)
         synchronize(device)
     reading = meter.reading
     assert reading is not None
 
     with atomic_path(outputs.model) as tmp:
-        torch.save({"state_dict": model.state_dict(), "spec": dataclasses.asdict(spec)}, tmp)
+        torch.save({"state_dict": tensor_state(model), "spec": dataclasses.asdict(spec)}, tmp)
     with atomic_path(outputs.history) as tmp:
         history.to_csv(tmp, index=False)
 
@@ -256,6 +346,7 @@ def train_variant(
         "spec": dataclasses.asdict(spec),
     }
     write_json(outputs.summary, summary)
+    checkpoint.unlink(missing_ok=True)  # complete: a re-run must start afresh
     return summary
 
 

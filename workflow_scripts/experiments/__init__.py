@@ -14,6 +14,7 @@ from workflow_scripts.experiments.base import Experiment
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "oscillator": ("oscillator", "make_oscillator_dataset", "OscillatorExperiment"),
     "burgers": ("burgers", "make_burgers_dataset", "BurgersExperiment"),
+    "shear_flow": ("shear_flow", "make_shear_flow_dataset", "ShearFlowExperiment"),
 }
 
 

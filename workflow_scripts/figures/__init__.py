@@ -22,14 +22,34 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
         "pareto": ("summary",),
         "learning_curves": ("summary", "histories"),
     },
+    "shear_flow": {
+        "rollout": ("summary", "predictions"),
+        "rollout_error": ("summary", "predictions"),
+        "pareto_train": ("summary",),
+        "pareto_inference": ("summary",),
+        "divergence": ("summary", "predictions"),
+    },
 }
 
 # What the test error of each experiment measures (y axis of its Pareto figure).
 _ERROR_LABELS = {
     "oscillator": "test MSE (extrapolation, whole window)",
     "burgers": "test MSE (whole x–t reference grid)",
+    "shear_flow": "one-step VRMSE (test split, mean over fields)",
 }
-_TITLES = {"burgers": "Viscous Burgers"}
+# The error column of each experiment's Pareto figures (default: test_mse).
+_ERROR_COLUMNS = {"shear_flow": "vrmse"}
+# Pareto figures: name -> (cost column, its label, what the error is plotted against).
+_PARETO = {
+    "pareto": ("train_energy_kwh", "training energy (kWh, incl. PUE)", "training energy"),
+    "pareto_train": ("train_energy_kwh", "training energy (kWh, incl. PUE)", "training energy"),
+    "pareto_inference": (
+        "inference_energy_kwh_per_prediction",
+        "inference energy per forecast step (kWh, incl. PUE)",
+        "inference energy",
+    ),
+}
+_TITLES = {"burgers": "Viscous Burgers", "shear_flow": "Shear flow"}
 
 
 def draw_figure(
@@ -44,19 +64,20 @@ def draw_figure(
 ) -> None:
     import pandas as pd
 
-    from workflow_scripts.figures import pointwise, tradeoffs
+    from workflow_scripts.figures import fields, pointwise, tradeoffs
 
     table = pd.read_csv(summary)
     title = _TITLES.get(experiment, experiment.replace("_", " ").capitalize())
-    if figure == "pareto":
+    if figure in _PARETO:
+        cost, cost_label, against = _PARETO[figure]
         tradeoffs.plot_pareto(
             table,
             outputs,
-            cost="train_energy_kwh",
-            error="test_mse",
-            cost_label="training energy (kWh, incl. PUE)",
+            cost=cost,
+            error=_ERROR_COLUMNS.get(experiment, "test_mse"),
+            cost_label=cost_label,
             error_label=_ERROR_LABELS.get(experiment, "test MSE"),
-            title=f"{title}: error vs training energy",
+            title=f"{title}: error vs {against}",
         )
     elif figure == "learning_curves":
         tradeoffs.plot_learning_curves(histories, table, outputs, title=f"{title}: learning curves")
@@ -66,5 +87,11 @@ def draw_figure(
         pointwise.plot_burgers_solution(dataset, predictions, table, outputs)
     elif (experiment, figure) == ("burgers", "slices"):
         pointwise.plot_burgers_slices(dataset, predictions, table, outputs)
+    elif (experiment, figure) == ("shear_flow", "rollout"):
+        fields.plot_rollout(predictions, table, outputs, title=f"{title}: tracer rollout")
+    elif (experiment, figure) == ("shear_flow", "rollout_error"):
+        fields.plot_rollout_error(predictions, table, outputs, title=f"{title}: rollout error")
+    elif (experiment, figure) == ("shear_flow", "divergence"):
+        fields.plot_divergence(predictions, table, outputs, title=f"{title}: divergence")
     else:
         raise KeyError(f"no figure {figure!r} for experiment {experiment!r}")

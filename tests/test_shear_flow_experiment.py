@@ -1,0 +1,245 @@
+"""The shear-flow forecasting experiment: windows, variants, resumable training, the DAG branch."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+import yaml
+from conftest import tiny_config
+from workflow_helpers import assert_experiment_outputs, only, snakemake
+
+from workflow_scripts import training
+from workflow_scripts.config import validate_config, variant_spec
+from workflow_scripts.data.well_format import write_stats_yaml
+from workflow_scripts.energy import CarbonSettings
+from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
+from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.experiments.shear_flow import INPUT_FRAMES, ShearFlowExperiment
+from workflow_scripts.files import read_json
+from workflow_scripts.physics.shear_flow import FIELD_NAMES
+from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
+
+CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)
+MODELS = ("unet", "flow_matching", "unet_physloss", "fno", "fno_divfree")
+FIGURES = ("rollout", "rollout_error", "pareto_train", "pareto_inference", "divergence")
+NX, NY, TIMES = 8, 16, 9
+
+
+def _smooth_fields(rng: np.random.Generator, trajectories: int) -> np.ndarray:
+    """(trajectory, time, field, x, y): a few drifting Fourier modes, so windows are learnable."""
+    x = np.arange(NX)[:, None] / NX
+    y = -1 + 2 * np.arange(NY)[None, :] / NY
+    t = 0.1 * np.arange(TIMES)
+    out = np.empty((trajectories, TIMES, len(FIELD_NAMES), NX, NY), dtype=np.float32)
+    for n in range(trajectories):
+        for f in range(len(FIELD_NAMES)):
+            phase, amp = rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.5, 1.5, 2)
+            for k, time in enumerate(t):
+                out[n, k, f] = amp[0] * np.sin(2 * np.pi * (x - 0.3 * time) + phase[0]) + amp[
+                    1
+                ] * np.cos(np.pi * (y + 0.2 * time) + phase[1])
+    return out
+
+
+def write_stores(directory: Path, seed: int = 0) -> Path:
+    """Tiny train/valid/test stores laid out as the regrid stage writes them, with stats."""
+    rng = np.random.default_rng(seed)
+    for split, trajectories in (("train", 3), ("valid", 1), ("test", 1)):
+        fields = _smooth_fields(rng, trajectories)
+        dims = ("trajectory", "time", "x", "y")
+        dataset = xr.Dataset(
+            {name: (dims, fields[:, :, i]) for i, name in enumerate(FIELD_NAMES)},
+            coords={
+                "time": 0.1 * np.arange(TIMES),
+                "reynolds": ("trajectory", np.full(trajectories, 1.0e4)),
+                "schmidt": ("trajectory", np.ones(trajectories)),
+            },
+        )
+        dataset.to_zarr(directory / f"{split}.zarr", mode="w")
+        deltas = np.diff(fields, axis=1)
+        stats = {
+            key: {name: float(fn(values[:, :, i])) for i, name in enumerate(FIELD_NAMES)}
+            for key, fn, values in (
+                ("mean", np.mean, fields),
+                ("std", np.std, fields),
+                ("rms", lambda v: np.sqrt(np.mean(v**2)), fields),
+                ("mean_delta", np.mean, deltas),
+                ("std_delta", np.std, deltas),
+                ("rms_delta", lambda v: np.sqrt(np.mean(v**2)), deltas),
+            )
+        }
+        write_stats_yaml(stats, directory / f"{split}.stats.yaml")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_stores(tmp_path_factory.mktemp("shear_stores"))
+
+
+def tiny_shear_config() -> dict:
+    config = validate_config(tiny_config())
+    block = config["experiments"]["shear_flow"]
+    block["training"].update({"steps": 6, "log_every": 3, "batch_size": 2})
+    for variant in block["models"].values():
+        if "modes" in variant["architecture"]:
+            variant["architecture"]["modes"] = [4, 8]
+    return config
+
+
+def spec_of(model: str, **training: object) -> VariantSpec:
+    values = variant_spec(tiny_shear_config(), "shear_flow", model)
+    values["training"].update(training)
+    return VariantSpec.from_dict(values)
+
+
+def open_experiment(data: Path, seed: int = 0) -> ShearFlowExperiment:
+    torch.manual_seed(seed)
+    return ShearFlowExperiment(data / "train.zarr", torch.device("cpu"), torch.float32)
+
+
+def test_windows_are_four_frames_then_the_next_and_normalisation_round_trips(data):
+    experiment = open_experiment(data)
+    train = experiment.splits["train"]
+    assert len(train) == 3 * (TIMES - INPUT_FRAMES)
+    inputs, target, diffusivity = train.batch(torch.tensor([TIMES - INPUT_FRAMES + 2]))
+    series = train.series[1]  # the second trajectory, windows start at 0
+    for frame in range(INPUT_FRAMES):
+        block = inputs[0, frame * len(FIELD_NAMES) : (frame + 1) * len(FIELD_NAMES)]
+        torch.testing.assert_close(block, series[2 + frame])
+    torch.testing.assert_close(target[0], series[2 + INPUT_FRAMES])
+    assert float(diffusivity[0]) == pytest.approx(1.0e-4)
+
+    with xr.open_zarr(data / "train.zarr") as store:
+        raw = torch.as_tensor(store["pressure"].values[1, 3])
+    torch.testing.assert_close(experiment.denormalise(series[3:4])[0, 1], raw)
+    # z-scored with the train stats: the train split has mean ~0, std ~1 per field
+    torch.testing.assert_close(
+        train.series.mean(dim=(0, 1, 3, 4)), torch.zeros(4), atol=1e-5, rtol=0
+    )
+
+
+def test_minibatches_are_deterministic_per_seed(data):
+    spec = spec_of("unet")
+    model = open_experiment(data).build_model(spec)
+    first = [open_experiment(data, seed=3).loss_terms(model, spec)["data"] for _ in range(2)]
+    second = open_experiment(data, seed=3)
+    torch.testing.assert_close(second.loss_terms(model, spec)["data"], first[0])
+    assert not torch.equal(open_experiment(data, seed=4).loss_terms(model, spec)["data"], first[0])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
+    spec = spec_of(model)
+    out = tmp_path / model
+    train = train_variant(
+        spec,
+        seed=0,
+        data_path=data / "train.zarr",
+        carbon=CARBON,
+        device_name="cpu",
+        outputs=TrainOutputs(
+            out / "model.pt", out / "history.csv", out / "emissions.csv", out / "train.json"
+        ),
+    )
+    assert train["train_steps"] == 6 and math.isfinite(train["final_test_mse"])
+    metrics = evaluate_variant(
+        spec,
+        seed=0,
+        data_path=data / "train.zarr",
+        checkpoint=out / "model.pt",
+        carbon=CARBON,
+        min_inference_seconds=0.01,
+        min_inference_repeats=2,
+        device_name="cpu",
+        outputs=EvaluateOutputs(out / "metrics.json", out / "predictions.nc", out / "inf.csv"),
+    )
+    for key in ("vrmse", "nrmse", "pearson", "persistence_vrmse", "test_mse", "test_rel_l2"):
+        assert math.isfinite(metrics[key]), key
+    assert len(metrics["rollout_vrmse"]) == TIMES - INPUT_FRAMES
+    assert np.isfinite(metrics["rollout_divergence"]).all()
+    if model == "fno_divfree":
+        assert max(metrics["rollout_divergence"]) < 1e-4
+    assert metrics["evaluations_per_forecast"] == (10 if model == "flow_matching" else 1)
+    with xr.open_dataset(out / "predictions.nc", engine="h5netcdf") as saved:
+        assert saved["prediction"].shape == (TIMES - INPUT_FRAMES, 4, NX, NY)
+        assert np.isfinite(saved["prediction"].values).all()
+    assert not checkpoint_path(out / "model.pt").exists()
+
+
+def _outputs(directory: Path) -> TrainOutputs:
+    return TrainOutputs(
+        directory / "model.pt",
+        directory / "history.csv",
+        directory / "emissions.csv",
+        directory / "train.json",
+    )
+
+
+def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path, monkeypatch):
+    spec = spec_of("unet_physloss", steps=12, log_every=2, checkpoint_every=4)
+    run = {"seed": 5, "data_path": data / "train.zarr", "carbon": CARBON, "device_name": "cpu"}
+    whole = train_variant(spec, outputs=_outputs(tmp_path / "whole"), **run)
+
+    save = training.save_checkpoint
+    calls = {"n": 0}
+
+    def killed_after_second_checkpoint(path: Path, state: dict) -> None:
+        save(path, state)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(training, "save_checkpoint", killed_after_second_checkpoint)
+    parted = _outputs(tmp_path / "parted")
+    with pytest.raises(KeyboardInterrupt):
+        train_variant(spec, outputs=parted, **run)
+    assert checkpoint_path(parted.model).exists() and not parted.summary.exists()
+    monkeypatch.setattr(training, "save_checkpoint", save)
+    resumed = train_variant(spec, outputs=parted, **run)
+
+    assert resumed["resumed_from_step"] == 8 and whole["resumed_from_step"] == 0
+    assert not checkpoint_path(parted.model).exists()
+    columns = ["step", "loss", "loss_data", "loss_divergence", "loss_tracer", "test_mse"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(parted.history)[columns],
+        pd.read_csv(_outputs(tmp_path / "whole").history)[columns],
+    )
+    assert resumed["final_test_mse"] == whole["final_test_mse"]
+    a = torch.load(parted.model, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert read_json(parted.summary)["loss_evaluations"] == 12
+
+
+@pytest.mark.slow
+def test_shear_flow_branch_through_the_cli(tmp_path):
+    config = only(tiny_config(), "shear_flow", seeds=[0])
+    block = config["experiments"]["shear_flow"]
+    block["data"]["simulate"].update(
+        {
+            "nx": 16,
+            "ny": 32,
+            "reynolds": [1.0e4],
+            "trajectories": {"train": 2, "valid": 1, "test": 1},
+            "n_snapshots": 12,
+        }
+    )
+    block["data"]["regrid"].update({"nx": 8, "ny": 16, "time_chunk": 4})
+    block["training"].update({"steps": 20, "log_every": 10, "checkpoint_every": 10})
+    for variant in block["models"].values():
+        if "modes" in variant["architecture"]:
+            variant["architecture"]["modes"] = [4, 8]
+    snakemake(tmp_path, copy.deepcopy(config))
+    summary = assert_experiment_outputs(tmp_path, "shear_flow", MODELS, FIGURES)
+    assert np.isfinite(summary["vrmse"]).all() and (summary["persistence_vrmse"] > 0).all()
+    metrics = read_json(tmp_path / "results" / "shear_flow" / "unet" / "seed0" / "metrics.json")
+    assert len(metrics["rollout_vrmse"]) == 12 - INPUT_FRAMES
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["seeds"] == [0]
