@@ -218,6 +218,16 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert read_json(parted.summary)["loss_evaluations"] == 12
 
+    # A checkpoint left under other settings is discarded, not resumed.
+    monkeypatch.setattr(training, "save_checkpoint", killed_after_second_checkpoint)
+    calls["n"] = 0
+    stale = _outputs(tmp_path / "stale")
+    with pytest.raises(KeyboardInterrupt):
+        train_variant(spec, outputs=stale, **run)
+    monkeypatch.setattr(training, "save_checkpoint", save)
+    changed = spec_of("unet_physloss", steps=12, log_every=2, checkpoint_every=4, lr=5e-4)
+    assert train_variant(changed, outputs=stale, **run)["resumed_from_step"] == 0
+
 
 @pytest.mark.slow
 def test_shear_flow_branch_through_the_cli(tmp_path):

@@ -111,6 +111,24 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
+def _load_checkpoint(
+    checkpoint: Path | None, spec: VariantSpec, device: torch.device
+) -> dict[str, Any] | None:
+    """The state an interrupted run of *this* variant left, or None.
+
+    A checkpoint written under other settings (the config changed since) is discarded: resuming
+    it would silently mix two experiments.
+    """
+    if checkpoint is None or not checkpoint.exists():
+        return None
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state.get("spec") != dataclasses.asdict(spec):
+        log.warning("discarding %s: written under other settings than this run's", checkpoint)
+        checkpoint.unlink()
+        return None
+    return state
+
+
 def _autocast(training: dict[str, Any], device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast of the forward/loss on CUDA when ``training.amp: bf16``; a no-op else."""
     if training.get("amp", "none") == "bf16" and device.type == "cuda":
@@ -170,8 +188,8 @@ def fit(
     reached_target = False
     step = 0
     resumed_from = 0  # the step this run started from: 0 unless resumed from a checkpoint
-    if checkpoint is not None and every and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=experiment.device, weights_only=False)
+    state = _load_checkpoint(checkpoint, spec, experiment.device) if every else None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -211,6 +229,7 @@ def fit(
                         "rows": recorder.rows,
                         "step": step,
                         "loss_evaluations": loss_evaluations,
+                        "spec": dataclasses.asdict(spec),
                     },
                 )
 
