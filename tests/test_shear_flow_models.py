@@ -17,6 +17,7 @@ from workflow_scripts.models.flow_matching import (
     upsample_periodic,
 )
 from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster, count_parameters
+from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.unet import UNet
 from workflow_scripts.physics.shear_flow import (
     FIELD_NAMES,
@@ -119,10 +120,10 @@ def test_unet_is_periodic() -> None:
     torch.testing.assert_close(shifted, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_unet_residual_starts_at_persistence_and_time_conditioning() -> None:
+def test_unet_increment_starts_at_persistence_and_time_conditioning() -> None:
     inputs = torch.randn(2, 16, 16, 32)
-    residual = UNet(16, 4, residual=True)
-    torch.testing.assert_close(residual(inputs), inputs[:, 12:16])
+    increment = IncrementOutput(UNet(16, 4), torch.full((4,), 0.1))
+    torch.testing.assert_close(increment(inputs), inputs[:, 12:16])
 
     timed = UNet(16, 4, time_channels=3)
     t = torch.tensor([0.1, 0.9])

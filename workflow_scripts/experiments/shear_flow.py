@@ -31,6 +31,7 @@ from workflow_scripts.experiments.pointwise import write_dataset
 from workflow_scripts.metrics import autoregressive_rollout, field_metrics, rollout_metrics
 from workflow_scripts.models.flow_matching import FlowMatchingForecaster, unet_vector_field
 from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster
+from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.unet import UNet
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
@@ -286,29 +287,6 @@ class ShearFlowExperiment(Experiment):
             attrs={"experiment": self.name, "input_frames": INPUT_FRAMES},
         )
         write_dataset(dataset, path)
-
-
-class IncrementOutput(nn.Module):
-    """Next frame = last input frame + ``scale`` × network output, per field.
-
-    Why: one step changes a field by only ~2–20 % of its spread (``std_delta``/``std`` of the
-    train stats), so a network predicting the frame, or an unscaled increment, must resolve a
-    small difference of large numbers and loses to persistence. With the increment in units of
-    its own spread the output is O(1), and a zeroed output layer starts at persistence.
-    """
-
-    def __init__(self, network: nn.Module, scale: Tensor) -> None:
-        super().__init__()
-        self.network = network
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
-        head = getattr(network, "head", None)  # the U-Net's 1×1 output convolution
-        if isinstance(head, nn.Conv2d):
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        last = inputs[:, -len(self.scale) :]
-        return last + self.scale.to(inputs)[:, None, None] * self.network(inputs)
 
 
 def _on_cpu(generator: torch.Generator, model: nn.Module) -> torch.Generator | None:

@@ -39,8 +39,6 @@ class FNOForecaster(nn.Module):
     x; the non-negative modes 0 … modes/2 along y, the rfft axis), so a grid needs at least
     ``modes`` points per axis to hold all of them; on a coarser grid the FNO silently keeps
     fewer. ``width`` is the hidden channel count and ``layers`` the number of Fourier blocks.
-    ``residual=True`` adds the last input frame (the last ``out_channels`` input channels) to
-    the output; off by default, as in the study.
     """
 
     def __init__(
@@ -54,7 +52,6 @@ class FNOForecaster(nn.Module):
         lifting_ratio: float = 2.0,
         projection_ratio: float = 2.0,
         positional_embedding: bool = False,
-        residual: bool = False,
     ) -> None:
         super().__init__()
         if len(modes) != 2:
@@ -62,7 +59,6 @@ class FNOForecaster(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.modes = tuple(int(m) for m in modes)
-        self.residual = residual
         self.fno = FNO(
             n_modes=self.modes,
             in_channels=in_channels,
@@ -76,10 +72,7 @@ class FNOForecaster(nn.Module):
         )
 
     def forward(self, inputs: Tensor) -> Tensor:
-        output = self.fno(inputs)
-        if self.residual:
-            output = output + inputs[:, -self.out_channels :]
-        return output
+        return self.fno(inputs)
 
 
 def _as_vector(values: Tensor | Sequence[float], name: str) -> Tensor:

@@ -8,10 +8,8 @@ circularly by default, because the domain is doubly periodic: a zero border woul
 The pooling and the transposed convolution need no padding, so the whole network is exactly
 equivariant to translations by multiples of 2**levels grid cells.
 
-By default the network predicts the next frame itself, as the study's U-Nets do. ``residual=True``
-adds the last input frame to the output instead (the network then learns the increment, which is
-small compared with the fields: |Δ| ≈ 0.02–0.2 std per step in the dataset); it is an option,
-not the default, to stay faithful to the study.
+The network predicts the next frame itself, as the study's U-Nets do; wrap it in
+:class:`~workflow_scripts.models.increment.IncrementOutput` to predict the change instead.
 
 ``time_channels > 0`` turns the network into a flow-matching vector field v(x, t): the scalar
 time of each sample is appended as that many constant input channels (t, sin πt, cos πt,
@@ -77,18 +75,14 @@ class UNet(nn.Module):
         padding_mode: str = "circular",
         *,
         time_channels: int = 0,
-        residual: bool = False,
     ) -> None:
         super().__init__()
         if levels < 0:
             raise ValueError(f"levels must be >= 0, got {levels}")
-        if residual and in_channels < out_channels:
-            raise ValueError("residual=True needs the last input frame among the inputs")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.levels = levels
         self.time_channels = time_channels
-        self.residual = residual
 
         channels = [width * 2**level for level in range(levels + 1)]
         self.encoder = nn.ModuleList()
@@ -106,10 +100,6 @@ class UNet(nn.Module):
             )
             self.decoder.append(ConvBlock(2 * channels[level], channels[level], padding_mode))
         self.head = nn.Conv2d(channels[0], out_channels, kernel_size=1)
-        if residual:
-            # Start as persistence (prediction = last frame); training learns the increment.
-            nn.init.zeros_(self.head.weight)
-            nn.init.zeros_(self.head.bias)
 
     def forward(self, inputs: Tensor, t: Tensor | float | None = None) -> Tensor:
         batch, _, height, width = inputs.shape
@@ -135,8 +125,4 @@ class UNet(nn.Module):
         features = self.bottleneck(features)
         for upsample, block in zip(self.upsample, self.decoder, strict=True):
             features = block(torch.cat([upsample(features), skips.pop()], dim=1))
-        output = self.head(features)
-        if self.residual:
-            last_frame = inputs[:, self.in_channels - self.out_channels : self.in_channels]
-            output = output + last_frame
-        return output
+        return self.head(features)
