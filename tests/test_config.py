@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from workflow_scripts.config import ConfigError, validate_config, variant_spec
+from workflow_scripts.config import ConfigError, evaluation_settings, validate_config, variant_spec
 from workflow_scripts.runtime import resolve_device
 
 
@@ -110,3 +110,20 @@ def test_variant_cannot_change_the_step_budget(default_config):
 def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_rollout_longer_than_the_simulated_trajectories_is_rejected(default_config):
+    frames = default_config["experiments"]["shear_flow"]["data"]["simulate"]["n_snapshots"]
+    config = broken(default_config, ("evaluation", "rollout_steps"), frames)
+    with pytest.raises(ConfigError, match="evaluation.rollout_steps: .*n_snapshots"):
+        validate_config(config)
+    config = broken(default_config, ("evaluation", "rollout_steps"), 0)
+    with pytest.raises(ConfigError, match="evaluation.rollout_steps"):
+        validate_config(config)
+
+
+def test_experiment_evaluation_overrides_only_the_keys_it_sets(default_config):
+    config = broken(default_config, ("evaluation", "rollout_steps"), 30)
+    config["experiments"]["shear_flow"]["evaluation"] = {"min_inference_seconds": 2.0}
+    settings = evaluation_settings(validate_config(config), "shear_flow")
+    assert settings["rollout_steps"] == 30 and settings["min_inference_seconds"] == 2.0

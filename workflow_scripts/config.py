@@ -100,6 +100,7 @@ def check_config(config: dict[str, Any]) -> None:
                 )
         if experiment == "shear_flow":
             _check_shear_flow_data(data)
+            _check_rollout_steps(evaluation_settings(config, experiment)["rollout_steps"], data)
             if block.get("models") and "training" not in block:
                 raise ConfigError(
                     "experiments.shear_flow.training: required when models are configured"
@@ -148,3 +149,18 @@ def _check_shear_flow_data(data: dict[str, Any]) -> None:
             raise ConfigError(
                 f"{key}: block_mean needs a divisor of the source grid ({source_n}), got {target_n}"
             )
+
+
+def _check_rollout_steps(steps: int | None, data: dict[str, Any]) -> None:
+    """A rollout no longer than the simulated test trajectories (The Well's hold 200 frames)."""
+    if steps is None or data["source"] != "simulate":
+        return
+    from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
+
+    frames = data["simulate"]["n_snapshots"]
+    if steps > frames - INPUT_FRAMES:
+        raise ConfigError(
+            f"evaluation.rollout_steps: {steps} steps, but experiments.shear_flow.data.simulate."
+            f"n_snapshots gives {frames} frames, enough for {frames - INPUT_FRAMES} steps after "
+            f"{INPUT_FRAMES} inputs"
+        )

@@ -39,6 +39,7 @@ def evaluate_variant(
     carbon: CarbonSettings,
     min_inference_seconds: float,
     min_inference_repeats: int = 3,
+    rollout_steps: int | None = None,
     device_name: str = "auto",
 ) -> dict[str, Any]:
     """Score a trained variant and measure inference by repeating one prediction.
@@ -49,6 +50,7 @@ def evaluate_variant(
     experiment = open_experiment(spec, seed=seed, data_path=data_path, device_name=device_name)
     device = experiment.device
     model = load_model(experiment, checkpoint, spec)
+    experiment.rollout_steps = rollout_steps
 
     efficacy = experiment.efficacy_metrics(model)
     predict = experiment.prediction(model)

@@ -40,6 +40,9 @@ class Experiment(abc.ABC):
     #: What one prediction is, for the per-prediction inference costs.
     prediction_unit: ClassVar[str]
 
+    #: Autoregressive rollout length, for experiments that roll out; None: as long as the data.
+    rollout_steps: int | None = None
+
     def __init__(self, data_path: Path, device: torch.device, dtype: torch.dtype) -> None:
         self.data_path = Path(data_path)
         self.device = device

@@ -24,5 +24,6 @@ with logging_to(smk.log[0]):
         carbon=carbon,
         min_inference_seconds=smk.params.evaluation["min_inference_seconds"],
         min_inference_repeats=smk.params.evaluation["min_inference_repeats"],
+        rollout_steps=smk.params.evaluation["rollout_steps"],
         device_name=smk.params.device,
     )
