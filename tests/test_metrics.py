@@ -12,6 +12,7 @@ from workflow_scripts.metrics import (
     autoregressive_rollout,
     field_metrics,
     mean_abs_divergence,
+    mse_skill_score,
     nrmse,
     pearson_r,
     rollout_metrics,
@@ -158,3 +159,17 @@ def test_rollout_metrics_shapes_and_keys() -> None:
     field = field_metrics(prediction, target)
     assert np.mean(metrics["vrmse"]) == pytest.approx(field["vrmse"])
     assert np.mean(metrics["divergence"]) == pytest.approx(field["divergence"])
+
+
+def test_mse_skill_score_against_persistence() -> None:
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randn(5, 4, 8, 16, generator=generator)
+    reference = target + 0.1 * torch.randn(target.shape, generator=generator)
+    assert mse_skill_score(target, reference, target)["skill"] == 1.0
+    assert mse_skill_score(reference, reference, target)["skill"] == 0.0
+    # half the reference's error everywhere: a quarter of its squared error, skill 3/4
+    half = target + 0.5 * (reference - target)
+    scores = mse_skill_score(half, reference, target)
+    for name in FIELD_NAMES:
+        assert scores[f"skill_{name}"] == pytest.approx(0.75, abs=1e-6)
+    assert mse_skill_score(2 * reference - target, reference, target)["skill"] == pytest.approx(-3)

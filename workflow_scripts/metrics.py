@@ -87,6 +87,33 @@ def _check_pair(prediction: Tensor, target: Tensor) -> None:
 
 
 @torch.no_grad()
+def mse_skill_score(
+    prediction: Tensor, reference: Tensor, target: Tensor, field_names: Sequence[str] | None = None
+) -> dict[str, float]:
+    """MSE skill of a forecast over a reference forecast (here persistence), per field.
+
+    skill = 1 − Σ(pred − true)² / Σ(ref − true)², pooled over every leading axis and point:
+    1 is perfect, 0 no better than the reference, negative worse. Pooled sums, unlike the
+    per-sample VRMSE, are not dominated by targets that are nearly uniform in space. ``skill``
+    is the mean of the per-field values (each field is unit-free, so they can be averaged).
+    """
+    _check_pair(prediction, target)
+    _check_pair(reference, target)
+    prediction, target = _promote(prediction, target)
+    reference = reference.to(target.dtype)
+    names = _names(prediction.shape[-3], field_names)
+    per_field = [
+        1 - float((p - t).square().sum() / (r - t).square().sum().clamp_min(1e-30))
+        for p, r, t in zip(
+            prediction.unbind(-3), reference.unbind(-3), target.unbind(-3), strict=True
+        )
+    ]
+    out = {"skill": sum(per_field) / len(per_field)}
+    out.update({f"skill_{name}": v for name, v in zip(names, per_field, strict=True)})
+    return out
+
+
+@torch.no_grad()
 def field_metrics(
     prediction: Tensor,
     target: Tensor,
