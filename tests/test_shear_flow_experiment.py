@@ -135,6 +135,18 @@ def test_minibatches_are_deterministic_per_seed(data):
     assert not torch.equal(open_experiment(data, seed=4).loss_terms(model, spec)["data"], first[0])
 
 
+def test_rollout_length_follows_the_setting_and_is_bounded_by_the_data(data):
+    experiment = open_experiment(data)
+    model = experiment.build_model(spec_of("unet"))
+    experiment.rollout_steps = 2
+    metrics = experiment.efficacy_metrics(model)
+    assert metrics["rollout_steps"] == 2 and len(metrics["rollout_vrmse"]) == 2
+    experiment = open_experiment(data)
+    experiment.rollout_steps = TIMES - INPUT_FRAMES + 1
+    with pytest.raises(ValueError, match="evaluation.rollout_steps"):
+        experiment.efficacy_metrics(model)
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
     spec = spec_of(model)

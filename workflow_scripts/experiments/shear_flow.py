@@ -28,7 +28,12 @@ from torch import Tensor, nn
 
 from workflow_scripts.experiments.base import Experiment, VariantSpec
 from workflow_scripts.experiments.pointwise import write_dataset
-from workflow_scripts.metrics import autoregressive_rollout, field_metrics, rollout_metrics
+from workflow_scripts.metrics import (
+    autoregressive_rollout,
+    field_metrics,
+    mse_skill_score,
+    rollout_metrics,
+)
 from workflow_scripts.models.flow_matching import FlowMatchingForecaster, unet_vector_field
 from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster
 from workflow_scripts.models.increment import IncrementOutput
@@ -105,7 +110,7 @@ class ShearFlowExperiment(Experiment):
                 fields, diffusivity, self.dt = load_split(directory, split)
                 series = self.normalise(fields.to(device=device, dtype=dtype))
                 self.splits[split] = Windows(series, diffusivity.to(device=device, dtype=dtype))
-        self.tracked = self.splits.get("valid", self.splits["test"])
+        self.tracked = self.splits["valid"] if "valid" in self.splits else self.splits["test"]
         rows = torch.linspace(0, len(self.tracked) - 1, min(TRACKED_WINDOWS, len(self.tracked)))
         self.tracked_rows = rows.round().long().unique()
         # Minibatches from their own generator, seeded from the run's seed (seed_everything ran
@@ -151,7 +156,7 @@ class ShearFlowExperiment(Experiment):
             model = FNOForecaster(
                 channels,
                 FIELDS,
-                modes=arch.get("modes", (16, 32)),
+                modes=arch.get("modes", (8, 16)),
                 width=arch.get("width", 16),
                 layers=arch.get("layers", 4),
             )
@@ -230,6 +235,7 @@ class ShearFlowExperiment(Experiment):
             ),
             **field_metrics(physical_prediction, physical_target),
             "persistence_vrmse": field_metrics(persistence, physical_target)["vrmse"],
+            **mse_skill_score(physical_prediction, persistence, physical_target),
         }
         rollout = self.rollout(model)
         metrics["rollout_steps"] = rollout["steps"]
@@ -244,7 +250,14 @@ class ShearFlowExperiment(Experiment):
         """Autoregressive rollout from the first frames of every test trajectory (cached)."""
         if id(model) not in self._rollouts:
             series = self.splits["test"].series
-            steps = series.shape[1] - INPUT_FRAMES
+            available = series.shape[1] - INPUT_FRAMES
+            steps = available if self.rollout_steps is None else self.rollout_steps
+            if steps > available:
+                raise ValueError(
+                    f"evaluation.rollout_steps: {steps} steps, but the test trajectories hold "
+                    f"{series.shape[1]} frames, enough for {available} after {INPUT_FRAMES} inputs"
+                )
+            series = series[:, : INPUT_FRAMES + steps]
             predicted = self.denormalise_frames(
                 autoregressive_rollout(model, series[:, :INPUT_FRAMES], steps)
             )
