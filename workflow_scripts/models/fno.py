@@ -24,6 +24,8 @@ from torch import Tensor, nn
 
 from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, project_divergence_free
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
 
 def count_parameters(module: nn.Module) -> int:
     """Trainable real parameters; a complex weight (the spectral ones) counts as two."""
@@ -72,7 +74,9 @@ class FNOForecaster(nn.Module):
         )
 
     def forward(self, inputs: Tensor) -> Tensor:
-        return self.fno(inputs)
+        # FFTs have no bfloat16 kernels: under the bf16 autocast switch the FNO stays float32.
+        with torch.autocast(inputs.device.type, enabled=False):
+            return self.fno(inputs.float() if inputs.dtype in HALF_DTYPES else inputs)
 
 
 def _as_vector(values: Tensor | Sequence[float], name: str) -> Tensor:
