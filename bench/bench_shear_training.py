@@ -2,53 +2,128 @@
 
 For each configured variant: samples per second over full optimiser steps (batch assembly,
 forward, loss, backward, AdamW step), and the time of assembling the same batches alone, as a
-share of the step time. Goal: data <= 10 % of step time. Needs the regridded stores of the
-default pipeline (`snakemake --cores all results/shear_flow/data/train.zarr` and the valid/test
-stores); usage: python bench/bench_shear_training.py [--data results/shear_flow/data]
-[--steps 30] [--threads 2]
+share of the step time. Goal: data <= 10 % of step time.
+
+With ``--the-well``, the_well's own benchmark U-Net (UNetClassic) and FNO are trained the same
+way (same batches, loss on z-scored fields, AdamW), each at the parameter count nearest to ours,
+and the ratio ours / theirs is printed (goal >= 1.0). That needs ``the-well`` with its benchmark
+dependencies (timm, huggingface_hub), which the project does not install by default.
+
+Needs the regridded stores of the default pipeline (`snakemake --cores all
+results/shear_flow/data/train.zarr` and the valid/test stores); usage:
+python bench/bench_shear_training.py [--data results/shear_flow/data] [--steps 30]
+[--threads 2] [--batch-size B] [--device auto|cpu|cuda] [--the-well]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from workflow_scripts.config import load_config, models_of, variant_spec
 from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.experiments.shear_flow import FIELDS, INPUT_FRAMES, ShearFlowExperiment
+from workflow_scripts.measurement import synchronize
+from workflow_scripts.models.fno import count_parameters
 from workflow_scripts.training import make_optimizer, open_experiment, weighted_loss
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure_variant(spec: VariantSpec, data: Path, steps: int) -> tuple[int, float, float]:
-    """Batch size, seconds per optimiser step, and seconds to assemble one batch alone."""
-    experiment = open_experiment(spec, seed=0, data_path=data, device_name="auto")
-    model = experiment.build_model(spec)
+def seconds_per_call(run: Callable[[], object], device: torch.device, calls: int) -> float:
+    run()  # warm-up: first calls pay for allocation and kernel selection
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    synchronize(device)
+    return (time.perf_counter() - start) / calls
+
+
+def measure(
+    experiment: ShearFlowExperiment,
+    model: nn.Module,
+    spec: VariantSpec,
+    steps: int,
+    loss: Callable[[], torch.Tensor] | None = None,
+) -> tuple[float, float]:
+    """Seconds per optimiser step, and seconds to assemble one batch alone."""
     optimizer = make_optimizer(model, spec.training)
     train = experiment.splits["train"]
     batch_size = spec.training["batch_size"]
+    loss = loss or (lambda: weighted_loss(experiment.loss_terms(model, spec), spec.loss_weights))
 
     def step() -> None:
-        loss = weighted_loss(experiment.loss_terms(model, spec), spec.loss_weights)
+        value = loss()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         optimizer.step()
 
     def assemble() -> None:
         rows = torch.randint(len(train), (batch_size,), generator=experiment.generator)
         train.batch(rows.to(train.index.device))
 
-    seconds = []
-    for run in (step, assemble):
-        run()  # warm-up: first calls pay for allocation
-        start = time.perf_counter()
-        for _ in range(steps):
-            run()
-        seconds.append((time.perf_counter() - start) / steps)
-    return batch_size, seconds[0], seconds[1]
+    device = experiment.device
+    return seconds_per_call(step, device, steps), seconds_per_call(assemble, device, steps)
+
+
+def the_well_models(
+    like: dict[str, int], modes: tuple[int, int], height: int, width: int
+) -> dict[str, tuple[str, nn.Module]]:
+    """the_well's UNetClassic and FNO, each sized to the parameter count of our unet / fno.
+
+    the_well 1.2 pins neuraloperator 0.3; under the 2.x this project uses, its FNO wrapper cannot
+    be built. Then its stand-in is neuraloperator 2's FNO set up as the_well's (0.3 defaults:
+    256 lifting/projection channels, no channel MLP, no positional embedding), and says so.
+    """
+    from the_well.benchmark.models.fno import FNO as WellFNO
+    from the_well.benchmark.models.unet_classic import UNetClassic
+
+    channels_in, channels_out = INPUT_FRAMES * FIELDS, FIELDS
+
+    def well_fno(hidden: int) -> nn.Module:
+        return WellFNO(
+            channels_in, channels_out, 2, (height, width), *modes, hidden_channels=hidden
+        )
+
+    def stand_in_fno(hidden: int) -> nn.Module:
+        from neuralop.models import FNO
+
+        return FNO(
+            n_modes=modes,
+            in_channels=channels_in,
+            out_channels=channels_out,
+            hidden_channels=hidden,
+            lifting_channel_ratio=256 / hidden,
+            projection_channel_ratio=256 / hidden,
+            positional_embedding=None,
+            use_channel_mlp=False,
+        )
+
+    try:
+        well_fno(8)
+        fno_builder = ("the_well FNO", well_fno)
+    except TypeError as error:
+        print(f"the_well's FNO cannot be built here ({error}): using a stand-in")
+        fno_builder = ("the_well-style FNO (neuralop 2 stand-in)", stand_in_fno)
+    builders = {
+        "unet": (
+            "the_well UNetClassic",
+            lambda n: UNetClassic(channels_in, channels_out, 2, (height, width), init_features=n),
+        ),
+        "fno": fno_builder,
+    }
+    chosen = {}
+    for ours, (label, build) in builders.items():
+        if ours in like:
+            n = min(range(2, 65), key=lambda n: abs(count_parameters(build(n)) - like[ours]))
+            chosen[ours] = (label, build(n))
+    return chosen
 
 
 def main() -> None:
@@ -56,22 +131,60 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "results" / "shear_flow" / "data")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--the-well", action="store_true", help="compare with the_well's models")
     args = parser.parse_args()
     if not (args.data / "train.zarr").exists():
         raise SystemExit(f"{args.data}/train.zarr not found: run the data stage first (see --help)")
 
     config = load_config(REPO / "config" / "config.yaml")
-    print(f"{'variant':15s} {'samples/s':>10s} {'step ms':>8s} {'data ms':>8s} {'data share':>10s}")
+    rows: dict[str, float] = {}
+    parameters: dict[str, int] = {}
+    print(
+        f"{'variant':22s} {'params':>8s} {'samples/s':>10s} {'step ms':>8s} {'data ms':>8s} "
+        f"{'data share':>10s}"
+    )
+
+    def report(name: str, n_parameters: int, batch_size: int, step_s: float, data_s: float) -> None:
+        rows[name] = batch_size / step_s
+        print(
+            f"{name:22s} {n_parameters:8d} {rows[name]:10.1f} {1e3 * step_s:8.2f} "
+            f"{1e3 * data_s:8.3f} {data_s / step_s:10.2%}"
+        )
+
     for model_name in models_of(config, "shear_flow"):
         spec = VariantSpec.from_dict(variant_spec(config, "shear_flow", model_name))
         if args.threads:
             spec.training["threads"] = args.threads
-        batch_size, step_s, data_s = measure_variant(spec, args.data, args.steps)
-        print(
-            f"{model_name:15s} {batch_size / step_s:10.1f} {1e3 * step_s:8.1f} "
-            f"{1e3 * data_s:8.2f} {data_s / step_s:10.3%}"
-        )
-    print("goal: data share <= 10 % of step time")
+        if args.batch_size:
+            spec.training["batch_size"] = args.batch_size
+        experiment = open_experiment(spec, seed=0, data_path=args.data, device_name=args.device)
+        model = experiment.build_model(spec)
+        parameters[model_name] = count_parameters(model)
+        step_s, data_s = measure(experiment, model, spec, args.steps)
+        report(model_name, parameters[model_name], spec.training["batch_size"], step_s, data_s)
+    print(f"device: {experiment.device}; goal: data share <= 10 % of step time")
+
+    if args.the_well:
+        train = experiment.splits["train"]
+        height, width = train.series.shape[-2:]
+        batch_size = spec.training["batch_size"]
+        modes = tuple(variant_spec(config, "shear_flow", "fno")["architecture"]["modes"])
+        for ours, (name, model) in the_well_models(parameters, modes, height, width).items():
+            model = model.to(experiment.device)
+
+            def loss(model: nn.Module = model) -> torch.Tensor:
+                rows = torch.randint(len(train), (batch_size,), generator=experiment.generator)
+                inputs, target, _ = train.batch(rows.to(train.index.device))
+                return (model(inputs) - target).square().mean()
+
+            step_s, data_s = measure(experiment, model, spec, args.steps, loss)
+            report(name, count_parameters(model), batch_size, step_s, data_s)
+            print(
+                f"  ours ({ours}) / the_well's at equal parameters: "
+                f"{rows[ours] / rows[name]:.2f}x samples/s (goal >= 1.0)"
+            )
 
 
 if __name__ == "__main__":
