@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from workflow_scripts.models.flow_matching import (
@@ -18,7 +19,7 @@ from workflow_scripts.models.flow_matching import (
 )
 from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster, count_parameters
 from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.models.unet import UNet
+from workflow_scripts.models.unet import PeriodicConv2d, UNet, periodic_pad
 from workflow_scripts.physics.shear_flow import (
     FIELD_NAMES,
     divergence,
@@ -341,3 +342,18 @@ def test_periodic_upsampling() -> None:
     smooth = smooth_fields(32, 64, channels=2)
     error = (upsample_periodic(pool_fields(smooth, 2), 2) - smooth).norm() / smooth.norm()
     assert error < 0.1
+
+
+def test_periodic_convolution_equals_torch_circular_padding_with_gradients():
+    generator = torch.Generator().manual_seed(0)
+    fields = torch.randn(2, 3, 8, 12, generator=generator, requires_grad=True)
+    reference = torch.nn.Conv2d(3, 5, 3, padding=1, padding_mode="circular", bias=False)
+    periodic = PeriodicConv2d(3, 5, 3, bias=False)
+    periodic.load_state_dict(reference.state_dict())
+    expected = reference(fields)
+    (expected_grad,) = torch.autograd.grad(expected.square().sum(), fields)
+    output = periodic(fields)
+    (grad,) = torch.autograd.grad(output.square().sum(), fields)
+    torch.testing.assert_close(output, expected)
+    torch.testing.assert_close(grad, expected_grad)
+    assert torch.equal(periodic_pad(fields, 2), F.pad(fields, (2, 2, 2, 2), mode="circular"))
