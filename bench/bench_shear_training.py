@@ -18,6 +18,7 @@ python bench/bench_shear_training.py [--data results/shear_flow/data] [--steps 3
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,8 +82,14 @@ def the_well_models(
     be built. Then its stand-in is neuraloperator 2's FNO set up as the_well's (0.3 defaults:
     256 lifting/projection channels, no channel MLP, no positional embedding), and says so.
     """
-    from the_well.benchmark.models.fno import FNO as WellFNO
-    from the_well.benchmark.models.unet_classic import UNetClassic
+    try:
+        from the_well.benchmark.models.fno import FNO as WellFNO
+        from the_well.benchmark.models.unet_classic import UNetClassic
+    except ImportError as error:
+        raise SystemExit(
+            f"--the-well needs the_well's model dependencies ({error.name} is missing): "
+            "pip install timm huggingface_hub (not the-well[benchmark]: it pins neuraloperator 0.3)"
+        ) from error
 
     channels_in, channels_out = INPUT_FRAMES * FIELDS, FIELDS
 
@@ -134,6 +141,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--the-well", action="store_true", help="compare with the_well's models")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating rounds per pair in --the-well (median)"
+    )
     args = parser.parse_args()
     if not (args.data / "train.zarr").exists():
         raise SystemExit(f"{args.data}/train.zarr not found: run the data stage first (see --help)")
@@ -141,6 +151,7 @@ def main() -> None:
     config = load_config(REPO / "config" / "config.yaml")
     rows: dict[str, float] = {}
     parameters: dict[str, int] = {}
+    built: dict[str, tuple[ShearFlowExperiment, nn.Module, VariantSpec]] = {}
     print(
         f"{'variant':22s} {'params':>8s} {'samples/s':>10s} {'step ms':>8s} {'data ms':>8s} "
         f"{'data share':>10s}"
@@ -161,26 +172,40 @@ def main() -> None:
             spec.training["batch_size"] = args.batch_size
         experiment = open_experiment(spec, seed=0, data_path=args.data, device_name=args.device)
         model = experiment.build_model(spec)
+        built[model_name] = (experiment, model, spec)
         parameters[model_name] = count_parameters(model)
         step_s, data_s = measure(experiment, model, spec, args.steps)
         report(model_name, parameters[model_name], spec.training["batch_size"], step_s, data_s)
     print(f"device: {experiment.device}; goal: data share <= 10 % of step time")
 
     if args.the_well:
-        train = experiment.splits["train"]
-        height, width = train.series.shape[-2:]
-        batch_size = spec.training["batch_size"]
+        # Ours and theirs alternate, round by round, so that clock and load drift on a shared
+        # machine hit both alike; each figure is the median over rounds.
+        height, width = experiment.splits["train"].series.shape[-2:]
         modes = tuple(variant_spec(config, "shear_flow", "fno")["architecture"]["modes"])
-        for ours, (name, model) in the_well_models(parameters, modes, height, width).items():
-            model = model.to(experiment.device)
+        print(f"the_well comparison: median of {args.rounds} alternating rounds")
+        for ours, (name, theirs) in the_well_models(parameters, modes, height, width).items():
+            experiment, model, spec = built[ours]
+            theirs = theirs.to(experiment.device)
+            batch_size = spec.training["batch_size"]
 
-            def loss(model: nn.Module = model) -> torch.Tensor:
+            def loss(
+                theirs: nn.Module = theirs,
+                experiment: ShearFlowExperiment = experiment,
+                batch_size: int = batch_size,
+            ) -> torch.Tensor:
+                train = experiment.splits["train"]
                 rows = torch.randint(len(train), (batch_size,), generator=experiment.generator)
                 inputs, target, _ = train.batch(rows.to(train.index.device))
-                return (model(inputs) - target).square().mean()
+                return (theirs(inputs) - target).square().mean()
 
-            step_s, data_s = measure(experiment, model, spec, args.steps, loss)
-            report(name, count_parameters(model), batch_size, step_s, data_s)
+            times: dict[str, list[tuple[float, float]]] = {ours: [], name: []}
+            for _ in range(args.rounds):
+                times[ours].append(measure(experiment, model, spec, args.steps))
+                times[name].append(measure(experiment, theirs, spec, args.steps, loss))
+            for label, module in ((ours, model), (name, theirs)):
+                step_s, data_s = (statistics.median(t) for t in zip(*times[label], strict=True))
+                report(label, count_parameters(module), batch_size, step_s, data_s)
             print(
                 f"  ours ({ours}) / the_well's at equal parameters: "
                 f"{rows[ours] / rows[name]:.2f}x samples/s (goal >= 1.0)"
