@@ -29,8 +29,7 @@ from torch import nn
 from workflow_scripts.config import load_config, models_of, variant_spec
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.shear_flow import FIELDS, INPUT_FRAMES, ShearFlowExperiment
-from workflow_scripts.measurement import synchronize
-from workflow_scripts.models.fno import count_parameters
+from workflow_scripts.measurement import count_parameters, synchronize
 from workflow_scripts.training import make_optimizer, open_experiment, weighted_loss
 
 REPO = Path(__file__).resolve().parents[1]

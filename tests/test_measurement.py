@@ -10,7 +10,7 @@ import torch
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
 from workflow_scripts.figures.tradeoffs import pareto_front
 from workflow_scripts.files import write_json
-from workflow_scripts.measurement import count_flops, time_repeated
+from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
 from workflow_scripts.models.mlp import MLP
 from workflow_scripts.physics.autodiff import derivative
 from workflow_scripts.summary import summarize_runs
@@ -99,3 +99,10 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
     assert table["lifecycle_energy_kwh"].tolist() == pytest.approx([3.1, 3.1])
     assert not table.isna().any().any()
     assert math.isclose(table["test_mse"].iloc[1], 0.1)
+
+
+def test_parameter_count_counts_a_complex_weight_as_two_reals():
+    module = torch.nn.Linear(3, 2)  # 6 weights + 2 biases
+    module.spectral = torch.nn.Parameter(torch.zeros(4, dtype=torch.complex64))
+    module.frozen = torch.nn.Parameter(torch.zeros(5), requires_grad=False)
+    assert count_parameters(module) == 8 + 2 * 4

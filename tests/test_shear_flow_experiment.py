@@ -23,6 +23,7 @@ from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.shear_flow import INPUT_FRAMES, ShearFlowExperiment
 from workflow_scripts.files import read_json
+from workflow_scripts.measurement import count_parameters
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
 
@@ -162,6 +163,8 @@ def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
         ),
     )
     assert train["train_steps"] == 6 and math.isfinite(train["final_test_mse"])
+    built = open_experiment(data).build_model(spec)
+    assert train["n_parameters"] == count_parameters(built)  # complex weights count twice
     metrics = evaluate_variant(
         spec,
         seed=0,

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.flow_matching import (
     STAGES_PER_STEP,
     FlowMatchingForecaster,
@@ -17,7 +18,7 @@ from workflow_scripts.models.flow_matching import (
     unet_vector_field,
     upsample_periodic,
 )
-from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster, count_parameters
+from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster
 from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.unet import PeriodicConv2d, UNet, periodic_pad
 from workflow_scripts.physics.shear_flow import (

@@ -1,4 +1,4 @@
-"""Efficiency measurements other than energy: FLOPs, wall time and memory."""
+"""Efficiency measurements other than energy: FLOPs, parameters, wall time and memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -34,6 +35,13 @@ def count_flops(run: Callable[[], Any]) -> int:
     with counter:
         run()
     return int(counter.get_total_flops())
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable real parameters; a complex weight (the spectral ones) counts as two."""
+    return sum(
+        p.numel() * (2 if p.is_complex() else 1) for p in module.parameters() if p.requires_grad
+    )
 
 
 def synchronize(device: torch.device) -> None:

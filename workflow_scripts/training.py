@@ -29,6 +29,7 @@ from workflow_scripts.experiments.base import Experiment, VariantSpec
 from workflow_scripts.files import atomic_path, write_json
 from workflow_scripts.measurement import (
     count_flops,
+    count_parameters,
     peak_memory_mb,
     synchronize,
 )
@@ -303,7 +304,7 @@ def train_variant(
     experiment = open_experiment(spec, seed=seed, data_path=data_path, device_name=device_name)
     device = experiment.device
     model = experiment.build_model(spec)
-    n_parameters = sum(p.numel() for p in model.parameters())
+    n_parameters = count_parameters(model)  # real numbers: a complex weight counts twice
     log.info(
         "%s/%s seed %d: %d parameters on %s",
         spec.experiment,

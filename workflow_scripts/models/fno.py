@@ -27,13 +27,6 @@ from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, project_diverge
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Trainable real parameters; a complex weight (the spectral ones) counts as two."""
-    return sum(
-        p.numel() * (2 if p.is_complex() else 1) for p in module.parameters() if p.requires_grad
-    )
-
-
 class FNOForecaster(nn.Module):
     """neuraloperator FNO mapping (B, in_channels, nx, ny) to (B, out_channels, nx, ny).
 
