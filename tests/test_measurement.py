@@ -84,6 +84,7 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
                 "model": "m",
                 "seed": seed,
                 "test_mse": 0.1 * seed,
+                "rollout_vrmse": [0.1, 0.2],  # per-step lists stay out of the table
                 "inference_energy_kwh_per_prediction": 0.001,
                 "inference_co2_g_per_prediction": 0.01,
             },
@@ -99,6 +100,7 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
     assert table["lifecycle_energy_kwh"].tolist() == pytest.approx([3.1, 3.1])
     assert not table.isna().any().any()
     assert math.isclose(table["test_mse"].iloc[1], 0.1)
+    assert "rollout_vrmse" not in table.columns
 
 
 def test_parameter_count_counts_a_complex_weight_as_two_reals():

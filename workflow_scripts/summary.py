@@ -20,6 +20,8 @@ def summarize_runs(
 ) -> pd.DataFrame:
     """One row per (variant, seed): every efficacy and efficiency figure, units in the names.
 
+    One number per cell: per-step lists (the shear-flow rollouts) stay in each run's
+    metrics.json and predictions.nc, where they are arrays rather than text.
     Lifecycle CO2 = the data stage (shared by all variants of the experiment, counted in
     full for each, since each needs it) + training + ``lifecycle_predictions`` predictions.
     """
@@ -29,7 +31,8 @@ def summarize_runs(
         metrics = read_json(metrics_path)
         if (train["model"], train["seed"]) != (metrics["model"], metrics["seed"]):
             raise ValueError(f"{train_path} and {metrics_path} describe different runs")
-        rows.append({**train, **metrics, "energy_method": train["energy_method"]})
+        run = {**train, **metrics, "energy_method": train["energy_method"]}
+        rows.append({k: v for k, v in run.items() if not isinstance(v, list)})
     table = pd.DataFrame(rows)
 
     data_energy_kwh = data_co2_g = data_wall_s = 0.0
