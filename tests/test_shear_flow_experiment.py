@@ -13,10 +13,11 @@ import torch
 import xarray as xr
 import yaml
 from conftest import tiny_config
+from torch import nn
 from workflow_helpers import assert_experiment_outputs, only, snakemake
 
 from workflow_scripts import training
-from workflow_scripts.config import validate_config, variant_spec
+from workflow_scripts.config import ConfigError, validate_config, variant_spec
 from workflow_scripts.data.well_format import write_stats_yaml
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
@@ -24,6 +25,8 @@ from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.shear_flow import INPUT_FRAMES, ShearFlowExperiment
 from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
+from workflow_scripts.models.increment import IncrementOutput
+from workflow_scripts.models.registry import register_forecaster
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
 
@@ -134,6 +137,41 @@ def test_minibatches_are_deterministic_per_seed(data):
     second = open_experiment(data, seed=3)
     torch.testing.assert_close(second.loss_terms(model, spec)["data"], first[0])
     assert not torch.equal(open_experiment(data, seed=4).loss_terms(model, spec)["data"], first[0])
+
+
+@register_forecaster("pointwise_test")
+def _pointwise_forecaster(architecture, setting):
+    """A new variant for the test below: a 1×1 convolution on the increment."""
+    return IncrementOutput(nn.Conv2d(setting.in_channels, setting.fields, 1), setting.delta_scale)
+
+
+def test_a_new_variant_is_a_registered_module_plus_a_config_entry(data, tmp_path):
+    config = tiny_shear_config()
+    config["experiments"]["shear_flow"]["models"]["pointwise"] = {
+        "physics_bias": "none",
+        "architecture": {"kind": "pointwise_test"},
+        "loss_weights": {"data": 1.0},
+    }
+    spec = VariantSpec.from_dict(variant_spec(validate_config(config), "shear_flow", "pointwise"))
+    out = tmp_path / "pointwise"
+    train = train_variant(
+        spec,
+        seed=0,
+        data_path=data / "train.zarr",
+        carbon=CARBON,
+        device_name="cpu",
+        outputs=TrainOutputs(
+            out / "model.pt", out / "history.csv", out / "emissions.csv", out / "train.json"
+        ),
+    )
+    assert train["n_parameters"] == 16 * 4 + 4
+
+
+def test_an_unregistered_kind_is_refused_naming_the_key():
+    config = tiny_shear_config()
+    config["experiments"]["shear_flow"]["models"]["unet"]["architecture"]["kind"] = "transformer"
+    with pytest.raises(ConfigError, match=r"models\.unet\.architecture\.kind: 'transformer'"):
+        validate_config(config)
 
 
 def test_rollout_length_follows_the_setting_and_is_bounded_by_the_data(data):

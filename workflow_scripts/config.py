@@ -101,6 +101,7 @@ def check_config(config: dict[str, Any]) -> None:
         if experiment == "shear_flow":
             _check_shear_flow_data(data)
             _check_rollout_steps(evaluation_settings(config, experiment)["rollout_steps"], data)
+            _check_forecaster_kinds(block.get("models", {}))
             if block.get("models") and "training" not in block:
                 raise ConfigError(
                     "experiments.shear_flow.training: required when models are configured"
@@ -164,3 +165,20 @@ def _check_rollout_steps(steps: int | None, data: dict[str, Any]) -> None:
             f"n_snapshots gives {frames} frames, enough for {frames - INPUT_FRAMES} steps after "
             f"{INPUT_FRAMES} inputs"
         )
+
+
+def _check_forecaster_kinds(models: dict[str, Any]) -> None:
+    """Every shear-flow variant names a registered forecaster (imports the model modules)."""
+    if not models:
+        return
+    from workflow_scripts.models.registry import forecaster_kinds
+
+    kinds = forecaster_kinds()
+    for model, variant in models.items():
+        kind = variant["architecture"]["kind"]
+        if kind not in kinds:
+            raise ConfigError(
+                f"experiments.shear_flow.models.{model}.architecture.kind: {kind!r} is not a "
+                f"registered forecaster (registered: {', '.join(kinds)}); add a module under "
+                "workflow_scripts/models that registers it with register_forecaster"
+            )

@@ -6,7 +6,8 @@ float32 tensor (trajectory, time, field, x, y), z-scored with the TRAIN statisti
 a window of ``INPUT_FRAMES`` consecutive frames (channel = frame·4 + field, oldest first, the
 layout of :func:`metrics.autoregressive_rollout`) and the frame that follows.
 
-Variants (``architecture.kind``): ``unet`` (no prior), ``unet_physloss`` (U-Net plus the soft
+Variants (``architecture.kind``, each registered by its module in ``models/``, see
+``models/registry.py``): ``unet`` (no prior), ``unet_physloss`` (U-Net plus the soft
 ``shear_flow_penalty`` terms), ``flow_matching`` (conditional flow matching), ``fno`` (spectral,
 periodic) and ``fno_divfree`` (FNO with an exactly divergence-free velocity). U-Net and FNO
 predict the increment over the last frame (``residual: true``, the default here, not the
@@ -34,16 +35,12 @@ from workflow_scripts.metrics import (
     mse_skill_score,
     rollout_metrics,
 )
-from workflow_scripts.models.flow_matching import FlowMatchingForecaster, unet_vector_field
-from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster
-from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.models.unet import UNet
+from workflow_scripts.models.registry import ForecastSetting, build_forecaster
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
 
 INPUT_FRAMES = 4
 FIELDS = len(FIELD_NAMES)
-KINDS = ("unet", "unet_physloss", "fno", "fno_divfree", "flow_matching")
 # Windows scored by test_mse during training: evenly spread, few, so logging stays cheap.
 TRACKED_WINDOWS = 16
 
@@ -143,43 +140,15 @@ class ShearFlowExperiment(Experiment):
 
     # -- models and losses -----------------------------------------------------------------
     def build_model(self, spec: VariantSpec) -> nn.Module:
-        arch = dict(spec.architecture)
-        kind = arch.pop("kind")
-        channels = INPUT_FRAMES * FIELDS
-        if kind in ("unet", "unet_physloss"):
-            model: nn.Module = UNet(
-                channels, FIELDS, width=arch.get("width", 16), levels=arch.get("levels", 2)
-            )
-            if arch.get("residual", True):
-                model = IncrementOutput(model, self.delta_scale)
-        elif kind in ("fno", "fno_divfree"):
-            model = FNOForecaster(
-                channels,
-                FIELDS,
-                modes=arch.get("modes", (8, 16)),
-                width=arch.get("width", 16),
-                layers=arch.get("layers", 4),
-            )
-            if arch.get("residual", True):
-                model = IncrementOutput(model, self.delta_scale)
-            if kind == "fno_divfree":
-                model = DivergenceFreeOutput(model, mean=self.mean.cpu(), std=self.std.cpu())
-        elif kind == "flow_matching":
-            model = FlowMatchingForecaster(
-                unet_vector_field(
-                    frames=INPUT_FRAMES,
-                    fields=FIELDS,
-                    width=arch.get("width", 16),
-                    levels=arch.get("levels", 2),
-                ),
-                fields=FIELDS,
-                pool=arch.get("pool", 2),
-                steps=arch.get("ode_steps", 10),
-                method=arch.get("method", "euler"),
-                upsample=arch.get("upsample", "increment"),
-            )
-        else:
-            raise ValueError(f"unknown shear_flow architecture kind {kind!r}; known: {KINDS}")
+        """The variant's registered forecaster (``architecture.kind``, see models/registry)."""
+        setting = ForecastSetting(
+            input_frames=INPUT_FRAMES,
+            fields=FIELDS,
+            delta_scale=self.delta_scale,
+            mean=self.mean,
+            std=self.std,
+        )
+        model = build_forecaster(spec.architecture, setting)
         # Not .to(dtype): it would cast the FNO's complex spectral weights to real ones.
         model = model.to(device=self.device)
         return model.double() if self.dtype == torch.float64 else model
@@ -191,7 +160,7 @@ class ShearFlowExperiment(Experiment):
         ).to(train.index.device)
         inputs, target, diffusivity = train.batch(rows)
         weights = spec.loss_weights
-        if isinstance(model, FlowMatchingForecaster):
+        if hasattr(model, "training_loss"):  # a model with its own objective (flow matching)
             # Its time and noise also come from the sampler's generator (CPU), hence moved.
             return {"data": model.training_loss(inputs, target, _on_cpu(self.generator, model))}
         prediction = model(inputs)

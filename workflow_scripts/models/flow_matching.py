@@ -29,7 +29,7 @@ is steps × the method's stages; it is what inference FLOPs and energy must be m
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,7 @@ from flow_matching.solver import ODESolver
 from flow_matching.utils import ModelWrapper, expand_tensor_like
 from torch import Tensor, nn
 
+from workflow_scripts.models.registry import ForecastSetting, register_forecaster
 from workflow_scripts.models.unet import UNet
 
 # Vector-field evaluations per step of torchdiffeq's fixed-grid methods (see their step functions).
@@ -229,4 +230,23 @@ def unet_vector_field(
     """The default vector field: a circular-padded U-Net on [x_t, condition] plus time channels."""
     return UNet(
         fields + frames * fields, fields, width=width, levels=levels, time_channels=time_channels
+    )
+
+
+@register_forecaster("flow_matching")
+def build_flow_matching_forecaster(
+    architecture: dict[str, Any], setting: ForecastSetting
+) -> FlowMatchingForecaster:
+    return FlowMatchingForecaster(
+        unet_vector_field(
+            frames=setting.input_frames,
+            fields=setting.fields,
+            width=architecture.get("width", 16),
+            levels=architecture.get("levels", 2),
+        ),
+        fields=setting.fields,
+        pool=architecture.get("pool", 2),
+        steps=architecture.get("ode_steps", 10),
+        method=architecture.get("method", "euler"),
+        upsample=architecture.get("upsample", "increment"),
     )

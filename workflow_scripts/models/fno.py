@@ -17,11 +17,14 @@ to round-off whatever the weights.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from neuralop.models import FNO
 from torch import Tensor, nn
 
+from workflow_scripts.models.increment import IncrementOutput
+from workflow_scripts.models.registry import ForecastSetting, register_forecaster
 from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, project_divergence_free
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
@@ -133,3 +136,26 @@ class DivergenceFreeOutput(nn.Module):
 
     def forward(self, inputs: Tensor, *args, **kwargs) -> Tensor:
         return self.project(self.network(inputs, *args, **kwargs))
+
+
+@register_forecaster("fno")
+def build_fno_forecaster(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
+    model: nn.Module = FNOForecaster(
+        setting.in_channels,
+        setting.fields,
+        modes=architecture.get("modes", (8, 16)),
+        width=architecture.get("width", 16),
+        layers=architecture.get("layers", 4),
+    )
+    if architecture.get("residual", True):
+        model = IncrementOutput(model, setting.delta_scale)
+    return model
+
+
+@register_forecaster("fno_divfree")
+def build_divergence_free_fno(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
+    return DivergenceFreeOutput(
+        build_fno_forecaster(architecture, setting),
+        mean=setting.mean.cpu(),
+        std=setting.std.cpu(),
+    )

@@ -19,9 +19,13 @@ sin 2πt, …), so ``forward(inputs, t)`` takes ``in_channels`` data channels pl
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from workflow_scripts.models.increment import IncrementOutput
+from workflow_scripts.models.registry import ForecastSetting, register_forecaster
 
 
 def _group_count(channels: int, max_groups: int = 8) -> int:
@@ -163,3 +167,17 @@ class UNet(nn.Module):
         for upsample, block in zip(self.upsample, self.decoder, strict=True):
             features = block(torch.cat([upsample(features), skips.pop()], dim=1))
         return self.head(features)
+
+
+@register_forecaster("unet", "unet_physloss")
+def build_unet_forecaster(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
+    """The U-Net forecaster (``unet_physloss`` differs only in its loss weights)."""
+    model = UNet(
+        setting.in_channels,
+        setting.fields,
+        width=architecture.get("width", 16),
+        levels=architecture.get("levels", 2),
+    )
+    if architecture.get("residual", True):
+        return IncrementOutput(model, setting.delta_scale)
+    return model
