@@ -7,10 +7,7 @@ import math
 
 import pytest
 import torch
-from test_shear_flow_experiment import CARBON, MODELS, spec_of, write_stores
-
-from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
-from workflow_scripts.training import TrainOutputs, train_variant
+from test_shear_flow_experiment import MODELS, evaluate_run, spec_of, train_run, write_stores
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -25,28 +22,10 @@ def data(tmp_path_factory):
 def test_variant_trains_and_scores_on_cuda(data, tmp_path, model, amp):
     spec = spec_of(model, amp=amp)
     out = tmp_path / model
-    train = train_variant(
-        spec,
-        seed=0,
-        data_path=data / "train.zarr",
-        carbon=CARBON,
-        device_name="cuda",
-        outputs=TrainOutputs(
-            out / "model.pt", out / "history.csv", out / "emissions.csv", out / "train.json"
-        ),
-    )
+    train = train_run(spec, data, out, device="cuda")
     assert train["device"].startswith("cuda")
     assert train["peak_memory_kind"] == "cuda_max_allocated" and train["peak_memory_mb"] > 0
     assert math.isfinite(train["final_test_mse"])
-    metrics = evaluate_variant(
-        spec,
-        seed=0,
-        data_path=data / "train.zarr",
-        checkpoint=out / "model.pt",
-        carbon=CARBON,
-        min_inference_seconds=0.01,
-        device_name="cuda",
-        outputs=EvaluateOutputs(out / "metrics.json", out / "predictions.nc", out / "inf.csv"),
-    )
+    metrics = evaluate_run(spec, data, out, device="cuda")
     assert metrics["device"].startswith("cuda")
     assert math.isfinite(metrics["vrmse"]) and metrics["inference_flops_per_prediction"] > 0

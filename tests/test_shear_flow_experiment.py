@@ -104,6 +104,42 @@ def spec_of(model: str, **training: object) -> VariantSpec:
     return VariantSpec.from_dict(values)
 
 
+def _outputs(directory: Path) -> TrainOutputs:
+    return TrainOutputs(
+        directory / "model.pt",
+        directory / "history.csv",
+        directory / "emissions.csv",
+        directory / "train.json",
+    )
+
+
+def train_run(spec: VariantSpec, data: Path, out: Path, device: str = "cpu") -> dict:
+    """Train seed 0 of ``spec`` on the tiny stores into ``out``."""
+    return train_variant(
+        spec,
+        seed=0,
+        data_path=data / "train.zarr",
+        carbon=CARBON,
+        device_name=device,
+        outputs=_outputs(out),
+    )
+
+
+def evaluate_run(spec: VariantSpec, data: Path, out: Path, device: str = "cpu") -> dict:
+    """Evaluate the model ``train_run`` left in ``out``."""
+    return evaluate_variant(
+        spec,
+        seed=0,
+        data_path=data / "train.zarr",
+        checkpoint=out / "model.pt",
+        carbon=CARBON,
+        min_inference_seconds=0.01,
+        min_inference_repeats=2,
+        device_name=device,
+        outputs=EvaluateOutputs(out / "metrics.json", out / "predictions.nc", out / "inf.csv"),
+    )
+
+
 def open_experiment(data: Path, seed: int = 0) -> ShearFlowExperiment:
     torch.manual_seed(seed)
     return ShearFlowExperiment(data / "train.zarr", torch.device("cpu"), torch.float32)
@@ -153,17 +189,7 @@ def test_a_new_variant_is_a_registered_module_plus_a_config_entry(data, tmp_path
         "loss_weights": {"data": 1.0},
     }
     spec = VariantSpec.from_dict(variant_spec(validate_config(config), "shear_flow", "pointwise"))
-    out = tmp_path / "pointwise"
-    train = train_variant(
-        spec,
-        seed=0,
-        data_path=data / "train.zarr",
-        carbon=CARBON,
-        device_name="cpu",
-        outputs=TrainOutputs(
-            out / "model.pt", out / "history.csv", out / "emissions.csv", out / "train.json"
-        ),
-    )
+    train = train_run(spec, data, tmp_path / "pointwise")
     assert train["n_parameters"] == 16 * 4 + 4
 
 
@@ -190,31 +216,20 @@ def test_rollout_length_follows_the_setting_and_is_bounded_by_the_data(data):
 def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
     spec = spec_of(model)
     out = tmp_path / model
-    train = train_variant(
-        spec,
-        seed=0,
-        data_path=data / "train.zarr",
-        carbon=CARBON,
-        device_name="cpu",
-        outputs=TrainOutputs(
-            out / "model.pt", out / "history.csv", out / "emissions.csv", out / "train.json"
-        ),
-    )
+    train = train_run(spec, data, out)
     assert train["train_steps"] == 6 and math.isfinite(train["final_test_mse"])
     built = open_experiment(data).build_model(spec)
     assert train["n_parameters"] == count_parameters(built)  # complex weights count twice
-    metrics = evaluate_variant(
-        spec,
-        seed=0,
-        data_path=data / "train.zarr",
-        checkpoint=out / "model.pt",
-        carbon=CARBON,
-        min_inference_seconds=0.01,
-        min_inference_repeats=2,
-        device_name="cpu",
-        outputs=EvaluateOutputs(out / "metrics.json", out / "predictions.nc", out / "inf.csv"),
-    )
-    for key in ("vrmse", "nrmse", "pearson", "persistence_vrmse", "test_mse", "test_rel_l2"):
+    metrics = evaluate_run(spec, data, out)
+    for key in (
+        "vrmse",
+        "nrmse",
+        "pearson",
+        "persistence_vrmse",
+        "skill",
+        "test_mse",
+        "test_rel_l2",
+    ):
         assert math.isfinite(metrics[key]), key
     assert len(metrics["rollout_vrmse"]) == TIMES - INPUT_FRAMES
     assert np.isfinite(metrics["rollout_divergence"]).all()
@@ -225,15 +240,6 @@ def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
         assert saved["prediction"].shape == (TIMES - INPUT_FRAMES, 4, NX, NY)
         assert np.isfinite(saved["prediction"].values).all()
     assert not checkpoint_path(out / "model.pt").exists()
-
-
-def _outputs(directory: Path) -> TrainOutputs:
-    return TrainOutputs(
-        directory / "model.pt",
-        directory / "history.csv",
-        directory / "emissions.csv",
-        directory / "train.json",
-    )
 
 
 def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path, monkeypatch):
@@ -297,6 +303,7 @@ def test_shear_flow_branch_through_the_cli(tmp_path):
     )
     block["data"]["regrid"].update({"nx": 8, "ny": 16, "time_chunk": 4})
     block["training"].update({"steps": 20, "log_every": 10, "checkpoint_every": 10})
+    config["evaluation"]["rollout_steps"] = 6  # reaches the rollout through the evaluate rule
     for variant in block["models"].values():
         if "modes" in variant["architecture"]:
             variant["architecture"]["modes"] = [4, 8]
@@ -304,5 +311,5 @@ def test_shear_flow_branch_through_the_cli(tmp_path):
     summary = assert_experiment_outputs(tmp_path, "shear_flow", MODELS, FIGURES)
     assert np.isfinite(summary["vrmse"]).all() and (summary["persistence_vrmse"] > 0).all()
     metrics = read_json(tmp_path / "results" / "shear_flow" / "unet" / "seed0" / "metrics.json")
-    assert len(metrics["rollout_vrmse"]) == 12 - INPUT_FRAMES
+    assert len(metrics["rollout_vrmse"]) == 6 < 12 - INPUT_FRAMES
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["seeds"] == [0]

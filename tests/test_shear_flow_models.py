@@ -358,3 +358,13 @@ def test_periodic_convolution_equals_torch_circular_padding_with_gradients():
     torch.testing.assert_close(output, expected)
     torch.testing.assert_close(grad, expected_grad)
     assert torch.equal(periodic_pad(fields, 2), F.pad(fields, (2, 2, 2, 2), mode="circular"))
+
+
+def test_fno_stays_float32_under_bf16_autocast():
+    """FFTs have no CUDA bf16 kernels, so the FNO opts out of the bf16 switch (checked on CPU)."""
+    model = FNOForecaster(16, 4, modes=(8, 16), width=8)
+    inputs = torch.randn(2, 16, 16, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(inputs)
+    assert output.dtype == torch.float32
+    torch.testing.assert_close(output, model(inputs))
