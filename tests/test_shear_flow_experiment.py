@@ -276,6 +276,13 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
     b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert read_json(parted.summary)["loss_evaluations"] == 12
+    # Time and energy stay cumulative across the interruption, in the curve and the totals.
+    history = pd.read_csv(parted.history)
+    assert history["elapsed_s"].is_monotonic_increasing
+    assert history["energy_kwh"].is_monotonic_increasing
+    before_kill = history.loc[history["step"] == 8].iloc[0]
+    assert resumed["train_wall_s"] > before_kill["elapsed_s"] > 0
+    assert resumed["train_energy_kwh"] > before_kill["energy_kwh"] > 0
 
     # A checkpoint left under other settings is discarded, not resumed.
     monkeypatch.setattr(training, "save_checkpoint", killed_after_second_checkpoint)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,21 @@ class EnergyReading:
     pue: float
     energy_method: str
     energy_is_estimate: bool
+
+    def including(self, earlier: dict[str, float]) -> EnergyReading:
+        """These totals plus those of earlier segments of the same job (see
+        :meth:`EnergyMeter.spent_so_far`), e.g. the part of a training run before an interruption.
+        CO2 follows from the total energy at this segment's grid intensity (the same settings)."""
+        energy_kwh = self.energy_kwh + earlier["energy_kwh"]
+        return dataclasses.replace(
+            self,
+            duration_s=self.duration_s + earlier["duration_s"],
+            energy_kwh=energy_kwh,
+            cpu_energy_kwh=self.cpu_energy_kwh + earlier["cpu_energy_kwh"],
+            gpu_energy_kwh=self.gpu_energy_kwh + earlier["gpu_energy_kwh"],
+            ram_energy_kwh=self.ram_energy_kwh + earlier["ram_energy_kwh"],
+            co2_g=self.co2_g + earlier["energy_kwh"] * self.grid_intensity_g_per_kwh,
+        )
 
     def per(self, count: int) -> dict[str, float]:
         """The same totals divided by ``count`` (e.g. predictions), for per-unit costs."""
@@ -103,6 +119,7 @@ class EnergyMeter:
         self.stage = stage
         self.reading: EnergyReading | None = None
         self._tracker: Any = None
+        self._started = 0.0
 
     def __enter__(self) -> EnergyMeter:
         from codecarbon import OfflineEmissionsTracker, OutputMethod
@@ -120,12 +137,24 @@ class EnergyMeter:
             output_methods=[OutputMethod.CSV],
         )
         self._tracker.start()
+        self._started = time.perf_counter()
         return self
 
     def energy_kwh_so_far(self) -> float:
         """Cumulative energy since start. Reads the tracker's running total (no public API)."""
-        self._tracker._measure_power_and_energy_if_stale()
-        return float(self._tracker._total_energy.kWh)
+        return self.spent_so_far()["energy_kwh"]
+
+    def spent_so_far(self) -> dict[str, float]:
+        """Wall time and energies since start (kWh, by component), from the running totals."""
+        tracker = self._tracker
+        tracker._measure_power_and_energy_if_stale()
+        return {
+            "duration_s": time.perf_counter() - self._started,
+            "energy_kwh": float(tracker._total_energy.kWh),
+            "cpu_energy_kwh": float(tracker._total_cpu_energy.kWh),
+            "gpu_energy_kwh": float(tracker._total_gpu_energy.kWh),
+            "ram_energy_kwh": float(tracker._total_ram_energy.kWh),
+        }
 
     def __exit__(self, *exc_info: object) -> None:
         self._tracker.stop()

@@ -13,7 +13,6 @@ import logging
 import math
 import platform
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,15 @@ from workflow_scripts.measurement import (
 from workflow_scripts.runtime import DTYPES, resolve_device, seed_everything, set_threads
 
 log = logging.getLogger(__name__)
+
+
+NOTHING_SPENT = {
+    "duration_s": 0.0,
+    "energy_kwh": 0.0,
+    "cpu_energy_kwh": 0.0,
+    "gpu_energy_kwh": 0.0,
+    "ram_energy_kwh": 0.0,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +120,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
-def _load_checkpoint(
-    checkpoint: Path | None, spec: VariantSpec, device: torch.device
-) -> dict[str, Any] | None:
+def _load_checkpoint(checkpoint: Path | None, spec: VariantSpec) -> dict[str, Any] | None:
     """The state an interrupted run of *this* variant left, or None.
 
     A checkpoint written under other settings (the config changed since) is discarded: resuming
@@ -122,7 +128,8 @@ def _load_checkpoint(
     """
     if checkpoint is None or not checkpoint.exists():
         return None
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    # On the CPU: RNG states must be CPU tensors; model and optimiser states move on loading.
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     if state.get("spec") != dataclasses.asdict(spec):
         log.warning("discarding %s: written under other settings than this run's", checkpoint)
         checkpoint.unlink()
@@ -138,16 +145,26 @@ def _autocast(training: dict[str, Any], device: torch.device) -> contextlib.Abst
 
 
 class _Recorder:
-    """Collects learning-curve rows: step, loss terms, test error, time and energy so far."""
+    """Collects learning-curve rows: step, loss terms, test error, time and energy so far.
+
+    ``earlier`` holds what the segments of the run before a resume spent, so the curve's time
+    and energy stay cumulative across an interruption.
+    """
 
     def __init__(self, experiment: Experiment, model: nn.Module, meter: EnergyMeter) -> None:
         self.experiment, self.model, self.meter = experiment, model, meter
         self.rows: list[dict[str, Any]] = []
-        self.start = time.perf_counter()
+        self.earlier = dict(NOTHING_SPENT)
+
+    def spent(self) -> dict[str, float]:
+        """Wall time and energy of the whole run so far, earlier segments included."""
+        now = self.meter.spent_so_far()
+        return {key: self.earlier[key] + now[key] for key in NOTHING_SPENT}
 
     def record(self, step: int, phase: str, loss: float, terms: dict[str, torch.Tensor]) -> float:
         test_mse = self.experiment.test_mse(self.model)
         synchronize(self.experiment.device)
+        spent = self.spent()
         self.rows.append(
             {
                 "step": step,
@@ -155,8 +172,8 @@ class _Recorder:
                 "loss": loss,
                 **{f"loss_{name}": value.item() for name, value in terms.items()},
                 "test_mse": test_mse,
-                "elapsed_s": time.perf_counter() - self.start,
-                "energy_kwh": self.meter.energy_kwh_so_far(),
+                "elapsed_s": spent["duration_s"],
+                "energy_kwh": spent["energy_kwh"],
             }
         )
         return test_mse
@@ -168,13 +185,16 @@ def fit(
     spec: VariantSpec,
     meter: EnergyMeter,
     checkpoint: Path | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Train ``model`` within the budget of ``spec.training``; return history and counters.
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float]]:
+    """Train ``model`` within the budget of ``spec.training``.
+
+    Returns the history, the counters, and what the run spent before a resume (zeros if none).
 
     With ``checkpoint`` and ``training.checkpoint_every`` > 0, the Adam phase saves its whole
     state there every that many steps and resumes from it when it exists, so an interrupted
     and re-run job ends where an uninterrupted one does. Counters then include
-    ``resumed_from_step`` (the energy meter covers only this run's part).
+    ``resumed_from_step``, and the third value is what the run had spent up to that checkpoint
+    (steps redone after it count once: their first attempt was lost work).
     """
     training = spec.training
     weights = spec.loss_weights
@@ -189,13 +209,14 @@ def fit(
     reached_target = False
     step = 0
     resumed_from = 0  # the step this run started from: 0 unless resumed from a checkpoint
-    state = _load_checkpoint(checkpoint, spec, experiment.device) if every else None
+    state = _load_checkpoint(checkpoint, spec) if every else None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         _restore_rng_states(experiment, state["rng"])
         recorder.rows = state["rows"]
+        recorder.earlier = state["spent"]
         step = resumed_from = state["step"]
         loss_evaluations = state["loss_evaluations"]
         log.info("resumed from %s at step %d", checkpoint, step)
@@ -230,6 +251,7 @@ def fit(
                         "rows": recorder.rows,
                         "step": step,
                         "loss_evaluations": loss_evaluations,
+                        "spent": recorder.spent(),
                         "spec": dataclasses.asdict(spec),
                     },
                 )
@@ -278,7 +300,7 @@ def fit(
         "reached_target": reached_target,
         "resumed_from_step": resumed_from,
     }
-    return history, counters
+    return history, counters, recorder.earlier
 
 
 def open_experiment(
@@ -321,10 +343,10 @@ def train_variant(
 
     checkpoint = checkpoint_path(outputs.model)
     with EnergyMeter(carbon, outputs.emissions, stage="train") as meter:
-        history, counters = fit(experiment, model, spec, meter, checkpoint)
+        history, counters, earlier = fit(experiment, model, spec, meter, checkpoint)
         synchronize(device)
-    reading = meter.reading
-    assert reading is not None
+    assert meter.reading is not None
+    reading = meter.reading.including(earlier)  # a resumed run's totals cover all its segments
 
     with atomic_path(outputs.model) as tmp:
         torch.save({"state_dict": tensor_state(model), "spec": dataclasses.asdict(spec)}, tmp)
