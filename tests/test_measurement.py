@@ -24,6 +24,24 @@ def test_flops_of_a_linear_layer_are_2mnk():
     assert count_flops(lambda: layer(x).sum().backward()) == 2 * 10 * 64 * 32 * 2
 
 
+def test_complex_matmuls_count_at_their_real_cost():
+    a = torch.randn(3, 16, 16, dtype=torch.complex64)
+    real = torch.randn(3, 16, 16)
+    # a complex multiply-add is 4 real multiplies + 4 real adds: 8 FLOPs, not 2
+    assert count_flops(lambda: a @ a) == 8 * 3 * 16**3
+    assert count_flops(lambda: real @ real) == 2 * 3 * 16**3
+
+
+def test_ffts_count_by_the_5_n_log2_n_convention():
+    n = 8 * 16  # points per 2D transform
+    x = torch.randn(4, 8, 16)
+    assert count_flops(lambda: torch.fft.fft2(x.to(torch.complex64))) == 4 * 5 * n * math.log2(n)
+    # real transforms cost half; the inverse counts the same as the forward
+    assert count_flops(lambda: torch.fft.rfft2(x)) == 4 * 2.5 * n * math.log2(n)
+    spectrum = torch.fft.rfft2(x)
+    assert count_flops(lambda: torch.fft.irfft2(spectrum, s=(8, 16))) == 4 * 2.5 * n * math.log2(n)
+
+
 def test_flops_count_through_a_pde_residual():
     model = MLP(1, 1, 8, 2)
     t = torch.rand(5, 1, requires_grad=True)

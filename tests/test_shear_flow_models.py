@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from workflow_scripts.measurement import count_parameters
+from workflow_scripts.measurement import count_flops, count_parameters
 from workflow_scripts.models.flow_matching import (
     STAGES_PER_STEP,
     FlowMatchingForecaster,
@@ -92,7 +92,7 @@ def relative_divergence(output: Tensor) -> float:
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_models_map_input_frames_to_next_frame_at_two_resolutions(name: str) -> None:
+def test_models_map_four_frames_to_one_at_two_resolutions(name: str) -> None:
     model = _build(name)
     for nx, ny in RESOLUTIONS:  # the same weights at both resolutions
         with torch.no_grad():
@@ -299,6 +299,19 @@ def test_evaluations_per_forecast_counts_every_network_call(method: str) -> None
     assert counter.calls == model.evaluations_per_forecast == model.last_evaluations
     assert model.evaluations_per_forecast == 3 * STAGES_PER_STEP[method]
     assert FlowMatchingForecaster(counter).evaluations_per_forecast == 10  # default: Euler, 10
+
+
+def test_flow_matching_flops_count_every_network_evaluation() -> None:
+    inputs = torch.randn(1, 16, 16, 32)
+
+    def flops(steps: int) -> int:
+        model = FlowMatchingForecaster(unet_vector_field(), steps=steps)
+        with torch.no_grad():
+            return count_flops(lambda: model(inputs))
+
+    one_evaluation = flops(2) - flops(1)
+    assert one_evaluation > 0
+    assert flops(10) - flops(5) == 5 * one_evaluation
 
 
 def test_solver_method_reaches_the_sampler() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import resource
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 
 class _GlobalOnly:
@@ -25,12 +26,61 @@ class _GlobalOnly:
         return None
 
 
+def _real_rate(formula: Callable[..., int]) -> Callable[..., int]:
+    """A matmul/convolution formula that counts complex operands at their real cost: a complex
+    multiply-add is 4 real multiplies and 4 real adds, 4× a real one (torch counts it as 1×)."""
+
+    def count(*args: Any, out_val: Any = None, **kwargs: Any) -> int:
+        flops = formula(*args, out_val=out_val, **kwargs)
+        complex_operand = any(isinstance(a, torch.Tensor) and a.is_complex() for a in args)
+        return 4 * flops if complex_operand else flops
+
+    count._get_raw = True  # type: ignore[attr-defined]  # receives tensors, not shapes
+    return count
+
+
+def _fft_flops(signal_sizes: list[int], total: int, per_point: float) -> int:
+    """``per_point`` · N log2 N per transform of N = prod(signal_sizes) points, for each of the
+    total / N transforms in the batch."""
+    points = math.prod(signal_sizes)
+    if points <= 1:
+        return 0
+    return round(total / points * per_point * points * math.log2(points))
+
+
+def _fft_r2c(x: Any, dim: list[int], *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _fft_flops([x[d] for d in dim], math.prod(x), 2.5)
+
+
+def _fft_c2r(x: Any, dim: list[int], *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _fft_flops([out_shape[d] for d in dim], math.prod(out_shape), 2.5)
+
+
+def _fft_c2c(x: Any, dim: list[int], *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _fft_flops([x[d] for d in dim], math.prod(x), 5.0)
+
+
+_ATEN = torch.ops.aten
+_FLOP_FORMULAS = {
+    **{
+        op: _real_rate(flop_registry[op])
+        for op in (_ATEN.mm, _ATEN.addmm, _ATEN.bmm, _ATEN.baddbmm, _ATEN.convolution)
+    },
+    _ATEN._fft_r2c: _fft_r2c,
+    _ATEN._fft_c2r: _fft_c2r,
+    _ATEN._fft_c2c: _fft_c2c,
+}
+
+
 def count_flops(run: Callable[[], Any]) -> int:
     """FLOPs of one call of ``run`` (forward and any backward inside), by torch's counter.
 
-    A matmul counts 2mnk; elementwise ops (activations, optimiser updates) count 0.
+    Counted from operand shapes: a real matmul or convolution 2 FLOPs per multiply-add, a complex
+    one 8 (torch alone would count it as real); FFTs by the usual convention of 5 N log2 N for a
+    complex transform of N points and half that for a real one (torch alone counts them as 0).
+    Elementwise ops (activations, normalisation, optimiser updates) count 0.
     """
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_FLOP_FORMULAS)
     counter.mod_tracker = _GlobalOnly()
     with counter:
         run()
