@@ -140,9 +140,11 @@ def evaluate_run(spec: VariantSpec, data: Path, out: Path, device: str = "cpu") 
     )
 
 
-def open_experiment(data: Path, seed: int = 0) -> ShearFlowExperiment:
+def open_experiment(
+    data: Path, seed: int = 0, dtype: torch.dtype = torch.float32
+) -> ShearFlowExperiment:
     torch.manual_seed(seed)
-    return ShearFlowExperiment(data / "train.zarr", torch.device("cpu"), torch.float32)
+    return ShearFlowExperiment(data / "train.zarr", torch.device("cpu"), dtype)
 
 
 def test_windows_are_four_frames_then_the_next_and_normalisation_round_trips(data):
@@ -240,6 +242,26 @@ def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
         assert saved["prediction"].shape == (TIMES - INPUT_FRAMES, 4, NX, NY)
         assert np.isfinite(saved["prediction"].values).all()
     assert not checkpoint_path(out / "model.pt").exists()
+
+
+def test_training_learns_beyond_persistence(data, tmp_path):
+    # A broken target, loss or normalisation would leave skill at or below 0.
+    spec = spec_of("unet", steps=150, log_every=50, batch_size=4)
+    train_run(spec, data, tmp_path)
+    experiment = open_experiment(data)
+    model = training.load_model(experiment, tmp_path / "model.pt", spec)
+    experiment.rollout_steps = 1
+    metrics = experiment.efficacy_metrics(model)
+    # The increment model starts at persistence (skill 0); 150 steps reach about 0.36.
+    assert metrics["skill"] > 0.2, metrics["skill"]
+    assert metrics["vrmse"] < metrics["persistence_vrmse"]
+
+
+def test_spectral_models_train_in_float64(data, tmp_path):
+    spec = spec_of("fno_divfree", dtype="float64")
+    assert math.isfinite(train_run(spec, data, tmp_path)["final_test_mse"])
+    model = open_experiment(data, dtype=torch.float64).build_model(spec)
+    assert {p.dtype for p in model.parameters()} == {torch.float64, torch.complex128}
 
 
 def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path, monkeypatch):

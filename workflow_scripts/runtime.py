@@ -13,6 +13,21 @@ from workflow_scripts.config import ConfigError
 log = logging.getLogger("workflow_scripts")
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
+def to_precision(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Cast real floating tensors to ``dtype`` and complex ones (spectral weights) to the complex
+    type of the same precision. ``module.to(dtype)`` would drop their imaginary parts, and
+    ``module.double()`` would leave them in single precision."""
+    complex_dtype = _COMPLEX_OF[dtype]
+
+    def cast(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.is_complex():
+            return tensor.to(complex_dtype)
+        return tensor.to(dtype) if tensor.is_floating_point() else tensor
+
+    return module._apply(cast)
 
 
 def resolve_device(requested: str) -> torch.device:

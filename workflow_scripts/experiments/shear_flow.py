@@ -38,6 +38,7 @@ from workflow_scripts.metrics import (
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
+from workflow_scripts.runtime import to_precision
 
 INPUT_FRAMES = 4
 FIELDS = len(FIELD_NAMES)
@@ -149,9 +150,7 @@ class ShearFlowExperiment(Experiment):
             std=self.std,
         )
         model = build_forecaster(spec.architecture, setting)
-        # Not .to(dtype): it would cast the FNO's complex spectral weights to real ones.
-        model = model.to(device=self.device)
-        return model.double() if self.dtype == torch.float64 else model
+        return to_precision(model.to(device=self.device), self.dtype)
 
     def loss_terms(self, model: nn.Module, spec: VariantSpec) -> dict[str, Tensor]:
         train = self.splits["train"]
