@@ -17,6 +17,10 @@ too), so no run profits from an earlier one having read the file. A warm series 
 page cache) is reported too. Peak RSS is each subprocess's ``ru_maxrss``. Each store is
 deleted after its run (not timed), the big file at the end.
 
+Goals, each printed with met / not met: the regrid's peak RSS below 1 GB (the default ~4 GB
+input does not fit in it), and its throughput at least 0.5 of the plain h5py read's (read
+time / regrid time >= 0.5), cold and warm.
+
     python bench/bench_regrid.py                 # ~4 GB input
     python bench/bench_regrid.py --size-gb 0.5   # quick run
 """
@@ -44,6 +48,8 @@ N_FIELDS = 4  # tracer, pressure, velocity_x, velocity_y
 MB = 1e6
 # Reference reads first, so the regrid run never profits from them on a cold cache.
 KINDS = ("read", "raw_read", "regrid")
+GOAL_PEAK_RSS_MB = 1000.0  # regrid peak RSS < 1 GB
+GOAL_THROUGHPUT_RATIO = 0.5  # regrid throughput / plain h5py read throughput >= 0.5
 
 
 def write_big_well_file(path: Path, n_traj: int, n_time: int, time_chunk: int) -> None:
@@ -307,20 +313,30 @@ def main() -> None:
             rate = size / MB / result["seconds"]
             print(f"{cache + ' ' + kind:<16}{result['seconds']:>9.1f}{result['cpu_s']:>7.1f}"
                   f"{rate:>8.0f}{result['peak_rss_mb']:>13.0f}")  # fmt: skip
+        verdicts = []
         for cache in ("cold", "warm"):
             regrid_s = results[cache, "regrid"]["seconds"]
             h5py_ratio = results[cache, "read"]["seconds"] / regrid_s
             raw_ratio = results[cache, "raw_read"]["seconds"] / regrid_s
             print(
                 f"{cache} throughput ratio regrid / plain h5py read: {h5py_ratio:.2f} "
-                f"(regrid / raw preadv read: {raw_ratio:.2f})"
+                f"(regrid / raw preadv read: {raw_ratio:.2f}; "
+                f"goal >= {GOAL_THROUGHPUT_RATIO:g} for the h5py ratio)"
             )
+            goal = f"{cache} throughput ratio {h5py_ratio:.2f} >= {GOAL_THROUGHPUT_RATIO:g}"
+            verdicts.append((goal, h5py_ratio >= GOAL_THROUGHPUT_RATIO))
+        peak_rss = max(results[cache, "regrid"]["peak_rss_mb"] for cache in ("cold", "warm"))
         print(
             f"regrid peak RSS {results['cold', 'regrid']['peak_rss_mb']:.0f} MB "
             f"(of which {results['cold', 'regrid']['rss_after_imports_mb']:.0f} MB after imports "
             "and warm-up) "
             f"for a {size / 1e9:.2f} GB input; store {results['cold', 'regrid']['store_mb']:.0f} MB"
+            f" (goal < {GOAL_PEAK_RSS_MB:.0f} MB)"
         )
+        goal = f"regrid peak RSS {peak_rss:.0f} MB < {GOAL_PEAK_RSS_MB:.0f} MB"
+        verdicts.insert(0, (goal, peak_rss < GOAL_PEAK_RSS_MB))
+        for goal, met in verdicts:
+            print(f"goal {goal}: {'met' if met else 'not met'}")
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

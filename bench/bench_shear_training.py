@@ -6,8 +6,9 @@ share of the step time. Goal: data <= 10 % of step time.
 
 With ``--the-well``, the_well's own benchmark U-Net (UNetClassic) and FNO are trained the same
 way (same batches, loss on z-scored fields, AdamW), each at the parameter count nearest to ours,
-and the ratio ours / theirs is printed (goal >= 1.0). That needs ``the-well`` with its benchmark
-dependencies (timm, huggingface_hub), which the project does not install by default.
+and the ratio ours / theirs is printed (goal >= 1.0). That needs ``the-well`` (in the [test]
+extra) plus ``pip install timm huggingface_hub``, which the project does not install by default
+(not ``the-well[benchmark]``: it pins neuraloperator 0.3).
 
 Needs the regridded stores of the default pipeline (`snakemake --cores all
 results/shear_flow/data/train.zarr` and the valid/test stores); usage:
