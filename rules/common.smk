@@ -94,7 +94,7 @@ def final_targets():
     for experiment in EXPERIMENTS:
         if experiment == "shear_flow":
             targets += [str(store_path(split)) for split in splits(shear_data())]
-        if config["experiments"][experiment].get("models"):
+        if models_of(config, experiment):
             targets.append(f"results/{experiment}/summary.csv")
             for figure in FIGURES.get(experiment, {}):
                 targets += figure_files(experiment, figure)

@@ -3,8 +3,15 @@
 import copy
 
 import pytest
+import torch
 
-from workflow_scripts.config import ConfigError, evaluation_settings, validate_config, variant_spec
+from workflow_scripts.config import (
+    ConfigError,
+    evaluation_settings,
+    models_of,
+    validate_config,
+    variant_spec,
+)
 from workflow_scripts.runtime import resolve_device
 
 
@@ -22,6 +29,7 @@ def broken(config, path, value):
 
 
 OSC = ("experiments", "oscillator")
+SHEAR = ("experiments", "shear_flow")
 CASES = [
     ("unknown key", OSC + ("training", "stepz"), 10, "experiments.oscillator.training", "stepz"),
     (
@@ -109,7 +117,10 @@ def test_variant_cannot_change_the_step_budget(default_config):
 
 def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="config key 'device' is 'cuda'"):
+            resolve_device("cuda")
 
 
 def test_rollout_longer_than_the_simulated_trajectories_is_rejected(default_config):
@@ -120,6 +131,50 @@ def test_rollout_longer_than_the_simulated_trajectories_is_rejected(default_conf
     config = broken(default_config, ("evaluation", "rollout_steps"), 0)
     with pytest.raises(ConfigError, match="evaluation.rollout_steps"):
         validate_config(config)
+    # set per experiment: the message names that key; The Well's files hold 200 frames
+    config = broken(default_config, SHEAR + ("evaluation",), {"rollout_steps": 500})
+    config["experiments"]["shear_flow"]["data"]["source"] = "download"
+    with pytest.raises(ConfigError, match="experiments.shear_flow.evaluation.rollout_steps: 500"):
+        validate_config(config)
+
+
+SHEAR_CASES = [
+    ("no batch size", SHEAR + ("training", "batch_size"), KeyError, "training.batch_size"),
+    ("no valid split", SHEAR + ("data", "simulate", "trajectories", "valid"), 0, "valid"),
+    ("grid vs U-Net levels", SHEAR + ("data", "regrid", "nx"), 30, "models.unet.architecture"),
+    (
+        "grid vs pooling",
+        SHEAR + ("models", "flow_matching", "architecture", "pool"),
+        3,
+        "models.flow_matching.architecture",
+    ),
+    (
+        "modes beyond the grid",
+        SHEAR + ("models", "fno", "architecture", "modes"),
+        [64, 64],
+        "modes",
+    ),
+    ("scheduler typo", SHEAR + ("data", "regrid", "scheduler"), "thredas", "regrid.scheduler"),
+]
+
+
+@pytest.mark.parametrize("label, path, value, key", SHEAR_CASES, ids=[c[0] for c in SHEAR_CASES])
+def test_shear_flow_settings_that_would_fail_in_a_job_are_rejected_up_front(
+    default_config, label, path, value, key
+):
+    with pytest.raises(ConfigError, match=key):
+        validate_config(broken(default_config, path, value))
+
+
+def test_a_switched_off_variant_or_experiment_builds_and_checks_nothing(default_config):
+    config = broken(default_config, OSC + ("models", "pinn", "enabled"), False)
+    assert "pinn" not in models_of(validate_config(config), "oscillator")
+    # a switched-off variant's settings are not checked either (it is not run)
+    config["experiments"]["oscillator"]["models"]["pinn"]["loss_weights"] = {"data": 0.0}
+    validate_config(config)
+    config = broken(default_config, OSC + ("data", "delta"), 30.0)
+    config["experiments"]["oscillator"]["enabled"] = False
+    validate_config(config)
 
 
 def test_experiment_evaluation_overrides_only_the_keys_it_sets(default_config):

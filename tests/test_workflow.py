@@ -81,3 +81,11 @@ def test_failed_job_leaves_no_complete_looking_output(tmp_path):
     assert not any(run.glob("*")) if run.exists() else True
     log = (tmp_path / "logs" / "train" / "oscillator" / "mlp" / "seed0.log").read_text()
     assert "'device'" in log
+
+
+def test_a_variant_switched_off_in_a_configfile_leaves_the_plan(tmp_path):
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    config["experiments"]["oscillator"]["models"]["pinn_hard"]["enabled"] = False
+    plan = snakemake(tmp_path, config, "--dry-run").stdout
+    assert "results/oscillator/pinn/seed0/model.pt" in plan
+    assert "pinn_hard" not in plan

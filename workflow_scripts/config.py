@@ -50,8 +50,9 @@ def seeds_of(config: dict[str, Any], experiment: str) -> list[int]:
 
 
 def models_of(config: dict[str, Any], experiment: str) -> list[str]:
-    """The configured variants; none for a data-only experiment (e.g. shear_flow's data stage)."""
-    return list(config["experiments"][experiment].get("models", {}))
+    """The enabled variants; none for a data-only experiment (e.g. shear_flow's data stage)."""
+    models = config["experiments"][experiment].get("models", {})
+    return [name for name, variant in models.items() if variant.get("enabled", True)]
 
 
 def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[str, Any]:
@@ -86,7 +87,9 @@ def check_config(config: dict[str, Any]) -> None:
     """Checks across keys that JSON Schema cannot express."""
     if not enabled_experiments(config):
         raise ConfigError("experiments: every experiment has enabled: false; nothing to run")
-    for experiment, block in config["experiments"].items():
+    for experiment in enabled_experiments(config):  # a switched-off block is not run: not checked
+        block = config["experiments"][experiment]
+        models = {name: block["models"][name] for name in models_of(config, experiment)}
         data = block.get("data", {})
         if experiment == "oscillator":
             if data["delta"] >= data["omega0"]:
@@ -100,13 +103,10 @@ def check_config(config: dict[str, Any]) -> None:
                 )
         if experiment == "shear_flow":
             _check_shear_flow_data(data)
-            _check_rollout_steps(evaluation_settings(config, experiment)["rollout_steps"], data)
-            _check_forecaster_kinds(block.get("models", {}))
-            if block.get("models") and "training" not in block:
-                raise ConfigError(
-                    "experiments.shear_flow.training: required when models are configured"
-                )
-        for model, variant in block.get("models", {}).items():
+            _check_rollout_steps(config, data)
+            if models:
+                _check_shear_flow_models(models, block, data)
+        for model, variant in models.items():
             key = f"experiments.{experiment}.models.{model}"
             weights = variant.get("loss_weights", {})
             if not any(w > 0 for w in weights.values()):
@@ -152,19 +152,68 @@ def _check_shear_flow_data(data: dict[str, Any]) -> None:
             )
 
 
-def _check_rollout_steps(steps: int | None, data: dict[str, Any]) -> None:
-    """A rollout no longer than the simulated test trajectories (The Well's hold 200 frames)."""
-    if steps is None or data["source"] != "simulate":
+# Frames per trajectory of The Well's shear_flow files (the download source).
+WELL_SHEAR_FLOW_FRAMES = 200
+
+
+def _check_rollout_steps(config: dict[str, Any], data: dict[str, Any]) -> None:
+    """A rollout no longer than the test trajectories hold, naming the key that set it."""
+    steps = evaluation_settings(config, "shear_flow")["rollout_steps"]
+    if steps is None:
         return
     from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
 
-    frames = data["simulate"]["n_snapshots"]
+    override = "rollout_steps" in config["experiments"]["shear_flow"].get("evaluation", {})
+    key = ("experiments.shear_flow." if override else "") + "evaluation.rollout_steps"
+    if data["source"] == "simulate":
+        frames, origin = data["simulate"]["n_snapshots"], "experiments.shear_flow.data.simulate."
+        origin += "n_snapshots gives"
+    else:
+        frames, origin = WELL_SHEAR_FLOW_FRAMES, "The Well's trajectories hold"
     if steps > frames - INPUT_FRAMES:
         raise ConfigError(
-            f"evaluation.rollout_steps: {steps} steps, but experiments.shear_flow.data.simulate."
-            f"n_snapshots gives {frames} frames, enough for {frames - INPUT_FRAMES} steps after "
-            f"{INPUT_FRAMES} inputs"
+            f"{key}: {steps} steps, but {origin} {frames} frames, enough for "
+            f"{frames - INPUT_FRAMES} steps after {INPUT_FRAMES} inputs"
         )
+
+
+def _check_shear_flow_models(
+    models: dict[str, Any], block: dict[str, Any], data: dict[str, Any]
+) -> None:
+    """What the forecasters need of the data and the budget, before any job runs."""
+    from workflow_scripts.data.sources import splits
+
+    prefix = "experiments.shear_flow"
+    _check_forecaster_kinds(models)
+    if "training" not in block:
+        raise ConfigError(f"{prefix}.training: required when models are configured")
+    if "batch_size" not in block["training"]:
+        raise ConfigError(f"{prefix}.training.batch_size: required when models are configured")
+    missing = {"train", "valid", "test"} - set(splits(data))
+    if missing:
+        key = "simulate.trajectories" if data["source"] == "simulate" else "download.splits"
+        raise ConfigError(
+            f"{prefix}.data.{key}: the forecasters need train, valid (the learning curve) and "
+            f"test splits; missing: {', '.join(sorted(missing))}"
+        )
+    nx, ny = data["regrid"]["nx"], data["regrid"]["ny"]
+    for model, variant in models.items():
+        architecture = variant["architecture"]
+        key = f"{prefix}.models.{model}.architecture"
+        factor = 2 ** architecture.get("levels", 0)
+        if architecture["kind"] == "flow_matching":
+            factor *= architecture.get("pool", 1)
+        if nx % factor or ny % factor:
+            raise ConfigError(
+                f"{key}: levels/pool need a grid divisible by {factor}, but "
+                f"{prefix}.data.regrid is {nx} x {ny}"
+            )
+        modes = architecture.get("modes")
+        if modes is not None and (modes[0] > nx or modes[1] > ny):
+            raise ConfigError(
+                f"{key}.modes: {modes} exceed the {nx} x {ny} grid of {prefix}.data.regrid "
+                "(the FNO would silently keep fewer)"
+            )
 
 
 def _check_forecaster_kinds(models: dict[str, Any]) -> None:

@@ -108,7 +108,12 @@ class ShearFlowExperiment(Experiment):
                 fields, diffusivity, self.dt = load_split(directory, split)
                 series = self.normalise(fields.to(device=device, dtype=dtype))
                 self.splits[split] = Windows(series, diffusivity.to(device=device, dtype=dtype))
-        self.tracked = self.splits["valid"] if "valid" in self.splits else self.splits["test"]
+        if "valid" not in self.splits:  # the config check requires it; a bare store may lack it
+            raise FileNotFoundError(
+                f"{directory / 'valid.zarr'} not found: the learning curve is tracked on the "
+                "valid split, never on test"
+            )
+        self.tracked = self.splits["valid"]
         rows = torch.linspace(0, len(self.tracked) - 1, min(TRACKED_WINDOWS, len(self.tracked)))
         self.tracked_rows = rows.round().long().unique()
         # Minibatches from their own generator, seeded from the run's seed (seed_everything ran
