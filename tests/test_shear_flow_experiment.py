@@ -257,6 +257,14 @@ def test_training_learns_beyond_persistence(data, tmp_path):
     assert metrics["vrmse"] < metrics["persistence_vrmse"]
 
 
+def test_a_job_uses_the_threads_the_scheduler_granted(data, tmp_path):
+    spec = spec_of("unet", threads=2)
+    run = {"seed": 0, "data_path": data / "train.zarr", "carbon": CARBON, "device_name": "cpu"}
+    granted = train_variant(spec, outputs=_outputs(tmp_path / "granted"), threads=1, **run)
+    assert granted["threads"] == 1  # snakemake --cores 1 scales a rule's threads down
+    assert train_variant(spec, outputs=_outputs(tmp_path / "configured"), **run)["threads"] == 2
+
+
 def test_spectral_models_train_in_float64(data, tmp_path):
     spec = spec_of("fno_divfree", dtype="float64")
     assert math.isfinite(train_run(spec, data, tmp_path)["final_test_mse"])

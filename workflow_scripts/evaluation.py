@@ -41,13 +41,16 @@ def evaluate_variant(
     min_inference_repeats: int = 3,
     rollout_steps: int | None = None,
     device_name: str = "auto",
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Score a trained variant and measure inference by repeating one prediction.
 
     Inference is repeated for at least ``min_inference_seconds`` under one tracker, so that
     per-prediction energy is a total divided by a count, not a reading at the noise floor.
     """
-    experiment = open_experiment(spec, seed=seed, data_path=data_path, device_name=device_name)
+    experiment = open_experiment(
+        spec, seed=seed, data_path=data_path, device_name=device_name, threads=threads
+    )
     device = experiment.device
     model = load_model(experiment, checkpoint, spec)
     experiment.rollout_steps = rollout_steps

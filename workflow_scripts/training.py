@@ -304,12 +304,16 @@ def fit(
 
 
 def open_experiment(
-    spec: VariantSpec, *, seed: int, data_path: Path, device_name: str
+    spec: VariantSpec, *, seed: int, data_path: Path, device_name: str, threads: int | None = None
 ) -> Experiment:
-    """Seed, set threads and load the experiment's data on the configured device."""
+    """Seed, set threads and load the experiment's data on the configured device.
+
+    ``threads``: what the scheduler granted (Snakemake scales a rule's threads down to
+    ``--cores``); the variant's ``training.threads`` when not given.
+    """
     device = resolve_device(device_name)
     seed_everything(seed)
-    set_threads(spec.training["threads"])
+    set_threads(threads or spec.training["threads"])
     return experiment_class(spec.experiment)(data_path, device, DTYPES[spec.training["dtype"]])
 
 
@@ -321,9 +325,12 @@ def train_variant(
     outputs: TrainOutputs,
     carbon: CarbonSettings,
     device_name: str = "auto",
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train one (variant, seed), writing checkpoint, history, emissions and train.json."""
-    experiment = open_experiment(spec, seed=seed, data_path=data_path, device_name=device_name)
+    experiment = open_experiment(
+        spec, seed=seed, data_path=data_path, device_name=device_name, threads=threads
+    )
     device = experiment.device
     model = experiment.build_model(spec)
     n_parameters = count_parameters(model)  # real numbers: a complex weight counts twice

@@ -29,14 +29,18 @@ def simulate_file(
     cost: Path,
     emissions: Path,
     device_name: str,
+    threads: int | None = None,
 ) -> None:
-    """Simulate one (split, Re, Sc) file of the look-alike dataset, under an energy meter."""
+    """Simulate one (split, Re, Sc) file of the look-alike dataset, under an energy meter.
+
+    ``threads``: what the scheduler granted; ``settings["threads"]`` when not given.
+    """
     from workflow_scripts.data.simulate import simulate_well_file
     from workflow_scripts.runtime import resolve_device, set_threads
 
     reynolds, schmidt = parse_well_file_name(path)
     device = resolve_device(device_name)
-    set_threads(settings["threads"])
+    set_threads(threads or settings["threads"])
     with measured_data_stage(
         "simulate", carbon, emissions, cost, split=split, reynolds=reynolds, schmidt=schmidt
     ) as facts:
@@ -94,8 +98,12 @@ def regrid_split(
     carbon: CarbonSettings,
     cost: Path,
     emissions: Path,
+    threads: int | None = None,
 ) -> None:
-    """Regrid one split of either source to the training store, under an energy meter."""
+    """Regrid one split of either source to the training store, under an energy meter.
+
+    ``threads``: the local Dask pool's workers (what the scheduler granted); all cores if None.
+    """
     from workflow_scripts.data.regrid import regrid_well_files
 
     validate_stats_file(source_stats)
@@ -116,6 +124,7 @@ def regrid_split(
             method=settings["method"],
             time_chunk=settings["time_chunk"],
             scheduler=settings["scheduler"],
+            num_workers=threads,
             overwrite=True,
             stats_path=store_stats,
         )

@@ -26,4 +26,5 @@ with logging_to(smk.log[0]):
         min_inference_repeats=smk.params.evaluation["min_inference_repeats"],
         rollout_steps=smk.params.evaluation["rollout_steps"],
         device_name=smk.params.device,
+        threads=smk.threads,
     )

@@ -21,4 +21,5 @@ with logging_to(smk.log[0]):
         carbon=carbon,
         cost=Path(smk.output.cost),
         emissions=Path(smk.output.emissions),
+        threads=smk.threads,
     )

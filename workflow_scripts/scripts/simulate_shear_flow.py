@@ -20,4 +20,5 @@ with logging_to(smk.log[0]):
         cost=Path(smk.output.cost),
         emissions=Path(smk.output.emissions),
         device_name=smk.params.device,
+        threads=smk.threads,
     )

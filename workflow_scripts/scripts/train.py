@@ -22,4 +22,5 @@ with logging_to(smk.log[0]):
         ),
         carbon=carbon,
         device_name=smk.params.device,
+        threads=smk.threads,
     )
