@@ -1,13 +1,14 @@
 """FLOP counting, the energy meter, the Pareto front and the lifecycle summary."""
 
 import math
+import types
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from workflow_scripts.energy import CarbonSettings, EnergyMeter
+from workflow_scripts.energy import CarbonSettings, EnergyMeter, describe_energy_method
 from workflow_scripts.figures.tradeoffs import pareto_front
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
@@ -66,11 +67,36 @@ def test_energy_meter_writes_its_csv_and_says_how_it_measured(tmp_path):
     assert reading.co2_g == pytest.approx(reading.energy_kwh * 500.0, rel=1e-6)
     assert reading.pue == 1.5
     assert "codecarbon" in reading.energy_method
-    if not torch.cuda.is_available():
-        # no RAPL or NVML on CI machines: RAM is modelled, so the figures are estimates
-        assert reading.energy_is_estimate
+    # RAM is always modelled, so the totals are estimates even with RAPL or NVML readings
+    assert reading.energy_is_estimate
     table = pd.read_csv(csv)
     assert len(table) == 1 and table["energy_consumed"].iloc[0] == pytest.approx(reading.energy_kwh)
+
+
+def _tracker_with(*devices):
+    return types.SimpleNamespace(_hardware=list(devices))
+
+
+def _device(kind, **attributes):
+    return type(kind, (), attributes)()
+
+
+@pytest.mark.parametrize(
+    "hardware, label, estimate",
+    [
+        ([_device("CPU", _mode="intel_rapl")], "CPU: RAPL energy counters", False),
+        ([_device("CPU", _mode="cpu_load")], "CPU: load-based estimate", True),
+        ([_device("CPU", _mode="constant")], "CPU: constant TDP estimate", True),
+        ([_device("CPU", _mode="new_mode")], "CPU: unknown mode", True),
+        ([_device("GPU")], "GPU: NVML readings", False),
+        ([_device("CPU", _mode="intel_rapl"), _device("RAM")], "RAM: modelled", True),
+        ([_device("AppleSiliconChip")], "AppleSiliconChip: codecarbon default", True),
+        ([], "hardware not identified", True),
+    ],
+)
+def test_energy_method_says_what_was_read_and_what_estimated(hardware, label, estimate):
+    method, is_estimate = describe_energy_method(_tracker_with(*hardware))
+    assert label in method and is_estimate is estimate
 
 
 def test_pareto_front_keeps_only_non_dominated_points():

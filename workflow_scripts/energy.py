@@ -94,13 +94,16 @@ def describe_energy_method(tracker: Any) -> tuple[str, bool]:
             parts.append(f"CPU: {label}")
             is_estimate |= not measured
         elif kind == "GPU":
-            parts.append("GPU: NVML energy counters")
+            parts.append("GPU: NVML readings")
         elif kind == "RAM":
             parts.append("RAM: modelled from installed memory")
             is_estimate = True
         else:
             parts.append(f"{kind}: codecarbon default")
             is_estimate = True
+    if not parts:  # codecarbon's internals changed: claim nothing
+        parts.append("hardware not identified")
+        is_estimate = True
     import codecarbon
 
     return f"codecarbon {codecarbon.__version__} ({'; '.join(parts)})", is_estimate
