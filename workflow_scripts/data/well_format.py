@@ -342,9 +342,6 @@ def write_stats_yaml(
 # --------------------------------------------------------------------------- validation
 
 
-STATS_FIELDS = ("tracer", "pressure", "velocity")
-
-
 def validate_stats_file(path: str | os.PathLike[str]) -> dict:
     """Check a shear_flow stats.yaml: every key of STATS_KEYS, each with every field.
 

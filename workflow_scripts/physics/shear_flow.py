@@ -258,7 +258,7 @@ class SpectralShearFlowSolver:
         if dealias == "3/2":
             # Keep every mode but the Nyquist one: |m| ≤ n/2 − 1, on a grid of ≥ 3·K + 1 points.
             self.max_mode = ((nx - 1) // 2, (ny - 1) // 2)
-            self.mx, self.my = _padded_size(nx), _padded_size(ny)
+            self.mx, self.my = padded_size(nx), padded_size(ny)
         else:
             self.max_mode = ((nx - 1) // 3, (ny - 1) // 3)
             self.mx, self.my = nx, ny
@@ -305,21 +305,11 @@ class SpectralShearFlowSolver:
 
     def _to_compute(self, spectrum_n: Tensor) -> Tensor:
         """Embed (nx, ny) rfft2 coefficients into the compute layout, keeping modes |m| ≤ K."""
-        kx_max, ky_max = self.max_mode
-        out = spectrum_n.new_zeros(*spectrum_n.shape[:-2], self.mx, self.my // 2 + 1)
-        out[..., : kx_max + 1, : ky_max + 1] = spectrum_n[..., : kx_max + 1, : ky_max + 1]
-        if kx_max > 0:
-            out[..., -kx_max:, : ky_max + 1] = spectrum_n[..., -kx_max:, : ky_max + 1]
-        return out
+        return keep_modes(spectrum_n, self.mx, self.my, *self.max_mode)
 
     def _to_output(self, spectrum_m: Tensor) -> Tensor:
         """Inverse of :meth:`_to_compute`: coefficients on the (nx, ny) rfft2 layout."""
-        kx_max, ky_max = self.max_mode
-        out = spectrum_m.new_zeros(*spectrum_m.shape[:-2], self.nx, self.ny // 2 + 1)
-        out[..., : kx_max + 1, : ky_max + 1] = spectrum_m[..., : kx_max + 1, : ky_max + 1]
-        if kx_max > 0:
-            out[..., -kx_max:, : ky_max + 1] = spectrum_m[..., -kx_max:, : ky_max + 1]
-        return out
+        return keep_modes(spectrum_m, self.nx, self.ny, *self.max_mode)
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -456,10 +446,20 @@ class SpectralShearFlowSolver:
         self.time += duration
 
 
-def _padded_size(n: int) -> int:
+def padded_size(n: int) -> int:
     """Smallest even grid size ≥ 3/2·n, alias-free for quadratic products of |m| < n/2."""
     size = math.ceil(3 * n / 2)
     return size + (size % 2)
+
+
+def keep_modes(spectrum: Tensor, nx: int, ny: int, kx_max: int, ky_max: int) -> Tensor:
+    """rfft2 coefficients re-laid on an (nx, ny) grid, keeping |m_x| ≤ kx_max, m_y ≤ ky_max
+    (zero-padding to a finer grid or truncating to a coarser one)."""
+    out = spectrum.new_zeros(*spectrum.shape[:-2], nx, ny // 2 + 1)
+    out[..., : kx_max + 1, : ky_max + 1] = spectrum[..., : kx_max + 1, : ky_max + 1]
+    if kx_max > 0:
+        out[..., -kx_max:, : ky_max + 1] = spectrum[..., -kx_max:, : ky_max + 1]
+    return out
 
 
 def simulate(

@@ -55,6 +55,8 @@ from workflow_scripts.physics.shear_flow import (
     FIELD_NAMES,
     divergence,
     gradient,
+    keep_modes,
+    padded_size,
     wavenumbers,
 )
 
@@ -75,21 +77,6 @@ def laplacian(field: Tensor, lengths: tuple[float, float] = DEFAULT_LENGTHS) -> 
     return torch.fft.irfft2(-(kx.square() + ky.square()) * torch.fft.rfft2(field), s=(nx, ny))
 
 
-def _padded_size(n: int) -> int:
-    """Smallest even size ≥ 3n/2: quadratic products of modes |m| ≤ n/2 − 1 do not alias."""
-    size = -(-3 * n // 2)
-    return size + size % 2
-
-
-def _keep_modes(spectrum: Tensor, nx: int, ny: int, kx_max: int, ky_max: int) -> Tensor:
-    """rfft2 coefficients re-laid on an (nx, ny) grid, keeping |m_x| ≤ kx_max, m_y ≤ ky_max."""
-    out = spectrum.new_zeros(*spectrum.shape[:-2], nx, ny // 2 + 1)
-    out[..., : kx_max + 1, : ky_max + 1] = spectrum[..., : kx_max + 1, : ky_max + 1]
-    if kx_max > 0:
-        out[..., -kx_max:, : ky_max + 1] = spectrum[..., -kx_max:, : ky_max + 1]
-    return out
-
-
 def advection(
     velocity_x: Tensor,
     velocity_y: Tensor,
@@ -104,15 +91,13 @@ def advection(
         return velocity_x * df_dx + velocity_y * df_dy
     nx, ny = field.shape[-2:]
     kx_max, ky_max = (nx - 1) // 2, (ny - 1) // 2
-    mx, my = _padded_size(nx), _padded_size(ny)
+    mx, my = padded_size(nx), padded_size(ny)
     factors = torch.fft.rfft2(torch.stack([velocity_x, velocity_y, df_dx, df_dy]), norm="forward")
     padded = torch.fft.irfft2(
-        _keep_modes(factors, mx, my, kx_max, ky_max), s=(mx, my), norm="forward"
+        keep_modes(factors, mx, my, kx_max, ky_max), s=(mx, my), norm="forward"
     )
     product = torch.fft.rfft2(padded[0] * padded[2] + padded[1] * padded[3], norm="forward")
-    return torch.fft.irfft2(
-        _keep_modes(product, nx, ny, kx_max, ky_max), s=(nx, ny), norm="forward"
-    )
+    return torch.fft.irfft2(keep_modes(product, nx, ny, kx_max, ky_max), s=(nx, ny), norm="forward")
 
 
 def _denormalise(fields: Tensor, mean: Tensor, std: Tensor) -> Tensor:
