@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
 from workflow_scripts.figures import draw_figure
 from workflow_scripts.logs import logging_to
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
 from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
 
 smk = snakemake  # noqa: F821
