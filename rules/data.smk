@@ -59,8 +59,15 @@ rule shear_flow_source_stats:
         "../workflow_scripts/scripts/shear_flow_source_stats.py"
 
 
-# Shear flow, source 2: The Well's files from the configured host (the only rule that talks
+# Shear flow, source 2: The Well's files from the configured host (the only rules that talk
 # to the network). `snakemake --cores 4 download_the_well` fetches the configured selection.
+# Local rules: on a cluster they run where the workflow was launched, since compute nodes are
+# often offline.
+localrules:
+    download_well_file,
+    download_well_stats,
+
+
 rule download_well_file:
     output:
         well=f"{DOWNLOAD_ROOT}/datasets/shear_flow/data/{{split}}/{WELL_FILE}",
@@ -69,7 +76,7 @@ rule download_well_file:
     benchmark:
         f"benchmarks/download_well_file/{{split}}/{WELL_STEM}.tsv"
     conda:
-        "../envs/torch.yaml"
+        "../envs/data.yaml"
     params:
         download=lambda wildcards: shear_data()["download"],
     script:
