@@ -12,20 +12,18 @@ log = logging.getLogger("workflow_scripts")
 
 
 @contextlib.contextmanager
-def logging_to(log_path: str | Path | None) -> Iterator[None]:
-    """Send logging, warnings and stderr (tqdm bars, tracebacks) of a job to its log file."""
-    if log_path is None:
-        yield
-        return
+def logging_to(log_path: str | Path) -> Iterator[None]:
+    """Send logging, warnings and stderr (tqdm bars, tracebacks) of a job to its log file;
+    on exit everything is as it was."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1) as stream:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root = logging.getLogger()
+        previous_level, previous_stderr = root.level, sys.stderr
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)
-        previous_stderr = sys.stderr
         sys.stderr = stream
         try:
             yield
@@ -34,4 +32,6 @@ def logging_to(log_path: str | Path | None) -> Iterator[None]:
             raise
         finally:
             sys.stderr = previous_stderr
+            logging.captureWarnings(False)
+            root.setLevel(previous_level)
             root.removeHandler(handler)
