@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import yaml
 
-from workflow_scripts.files import fsync_path
+from workflow_scripts.files import atomic_path, fsync_path
 
 DATASET_NAME = "shear_flow"
 REYNOLDS_NUMBERS: tuple[float, ...] = (1e4, 5e4, 1e5, 5e5)
@@ -107,11 +107,6 @@ def all_parameter_pairs() -> list[tuple[float, float]]:
 # --------------------------------------------------------------------------- writing
 
 
-def _temporary_sibling(path: Path) -> Path:
-    # Hidden and without the .hdf5 suffix, so loaders globbing *.hdf5 never pick it up.
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
 def _set_field_attrs(dset: h5py.Dataset) -> None:
     dset.attrs["dim_varying"] = np.array([True, True])
     dset.attrs["sample_varying"] = True
@@ -153,9 +148,8 @@ def write_well_file(
     reynolds = _match_value(reynolds, REYNOLDS_NUMBERS, "Reynolds number")
     schmidt = _match_value(schmidt, SCHMIDT_NUMBERS, "Schmidt number")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
-    try:
+    # Hidden and without the .hdf5 suffix until complete: loaders globbing *.hdf5 skip it.
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["dataset_name"] = DATASET_NAME
             f.attrs["grid_type"] = "cartesian"
@@ -213,10 +207,6 @@ def write_well_file(
             t2 = f.create_group("t2_fields")
             t2.attrs["field_names"] = np.array([], dtype=h5py.string_dtype())
         fsync_path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- statistics
@@ -326,17 +316,11 @@ def write_stats_yaml(
         }
         for key in stats
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "w") as fh:
             yaml.safe_dump(plain, fh, sort_keys=False)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- validation
