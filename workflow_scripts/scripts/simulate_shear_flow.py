@@ -5,15 +5,15 @@ from pathlib import Path
 import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 
 from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
+from workflow_scripts.logs import logging_to
 
 smk = snakemake  # noqa: F821
 carbon = CarbonSettings.from_config(smk.params.carbon)
 warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the torch import
 
-from workflow_scripts.data.stages import simulate_file  # noqa: E402
-from workflow_scripts.logs import logging_to  # noqa: E402
+with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
+    from workflow_scripts.data.stages import simulate_file
 
-with logging_to(smk.log[0]):
     simulate_file(
         Path(smk.output.well),
         split=smk.wildcards.split,
