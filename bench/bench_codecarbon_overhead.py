@@ -18,7 +18,7 @@ from workflow_scripts.config import load_config, variant_spec
 from workflow_scripts.data.pointwise import generate_dataset
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.training import fit, open_experiment
+from workflow_scripts.training import NOTHING_SPENT, fit, open_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,8 +32,8 @@ class NoMeter:
     def __exit__(self, *exc_info: object) -> None:
         return None
 
-    def energy_kwh_so_far(self) -> float:
-        return 0.0
+    def spent_so_far(self) -> dict[str, float]:
+        return dict(NOTHING_SPENT)
 
 
 def timed_training(spec: VariantSpec, data: Path, meter_factory) -> float:

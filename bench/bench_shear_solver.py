@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--total-snapshots", type=int, default=200)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
+    if not 2 <= args.snapshots <= args.total_snapshots:
+        parser.error("need 2 <= --snapshots <= --total-snapshots (snapshot 0 is the start)")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     print(

@@ -6,8 +6,8 @@ share of the step time. Goal: data <= 10 % of step time.
 
 With ``--the-well``, the_well's own benchmark U-Net (UNetClassic) and FNO are trained the same
 way (same batches, loss on z-scored fields, AdamW), each at the parameter count nearest to ours,
-and the ratio ours / theirs is printed (goal >= 1.0, on a GPU). That needs the ``[test,bench]``
-extras (``the-well`` and ``huggingface_hub``).
+and the ratio ours / theirs is printed (goal >= 1.0, on a GPU). That needs the ``[test]`` extra
+(``the-well`` and ``huggingface_hub``).
 
 Needs the regridded stores of the default pipeline (`snakemake --cores all
 results/shear_flow/data/train.zarr` and the valid/test stores); usage:
@@ -109,7 +109,7 @@ def the_well_models(
     except ImportError as error:
         raise SystemExit(
             f"--the-well needs the_well's models ({error.name} is missing): "
-            'pip install -e ".[test,bench]"'
+            'pip install -e ".[test]"'
         ) from error
 
     channels_in, channels_out = INPUT_FRAMES * FIELDS, FIELDS

@@ -57,10 +57,10 @@ def test_energy_meter_writes_its_csv_and_says_how_it_measured(tmp_path):
     with EnergyMeter(settings, csv, stage="test") as meter:
         end = torch.randn(200, 200)
         time_repeated(lambda: end @ end, torch.device("cpu"), min_seconds=0.5)
-        midway = meter.energy_kwh_so_far()
+        midway = meter.spent_so_far()
     reading = meter.reading
-    assert 0 < midway <= reading.energy_kwh
-    assert reading.duration_s >= 0.5
+    assert 0 < midway["energy_kwh"] <= reading.energy_kwh
+    assert 0.5 <= midway["duration_s"] <= reading.duration_s
     assert reading.energy_kwh == pytest.approx(
         reading.cpu_energy_kwh + reading.gpu_energy_kwh + reading.ram_energy_kwh, rel=1e-6
     )

@@ -36,12 +36,14 @@ FIGURES = ("rollout", "rollout_error", "pareto_train", "pareto_inference", "dive
 NX, NY, TIMES = 8, 16, 9
 
 
-def _smooth_fields(rng: np.random.Generator, trajectories: int) -> np.ndarray:
+def _smooth_fields(
+    rng: np.random.Generator, trajectories: int, nx: int = NX, ny: int = NY
+) -> np.ndarray:
     """(trajectory, time, field, x, y): a few drifting Fourier modes, so windows are learnable."""
-    x = np.arange(NX)[:, None] / NX
-    y = -1 + 2 * np.arange(NY)[None, :] / NY
+    x = np.arange(nx)[:, None] / nx
+    y = -1 + 2 * np.arange(ny)[None, :] / ny
     t = 0.1 * np.arange(TIMES)
-    out = np.empty((trajectories, TIMES, len(FIELD_NAMES), NX, NY), dtype=np.float32)
+    out = np.empty((trajectories, TIMES, len(FIELD_NAMES), nx, ny), dtype=np.float32)
     for n in range(trajectories):
         for f in range(len(FIELD_NAMES)):
             phase, amp = rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.5, 1.5, 2)
@@ -52,11 +54,11 @@ def _smooth_fields(rng: np.random.Generator, trajectories: int) -> np.ndarray:
     return out
 
 
-def write_stores(directory: Path, seed: int = 0) -> Path:
+def write_stores(directory: Path, seed: int = 0, nx: int = NX, ny: int = NY) -> Path:
     """Tiny train/valid/test stores laid out as the regrid stage writes them, with stats."""
     rng = np.random.default_rng(seed)
     for split, trajectories in (("train", 3), ("valid", 1), ("test", 1)):
-        fields = _smooth_fields(rng, trajectories)
+        fields = _smooth_fields(rng, trajectories, nx, ny)
         dims = ("trajectory", "time", "x", "y")
         dataset = xr.Dataset(
             {name: (dims, fields[:, :, i]) for i, name in enumerate(FIELD_NAMES)},

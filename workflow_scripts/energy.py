@@ -113,7 +113,7 @@ class EnergyMeter:
     """An ``OfflineEmissionsTracker`` around one stage, writing its own CSV.
 
     Use as a context manager; ``reading`` holds the totals afterwards and
-    :meth:`energy_kwh_so_far` gives the cumulative energy while it runs (for learning curves).
+    :meth:`spent_so_far` gives the cumulative time and energy while it runs (learning curves).
     """
 
     def __init__(self, settings: CarbonSettings, output_csv: str | Path, stage: str) -> None:
@@ -143,12 +143,9 @@ class EnergyMeter:
         self._started = time.perf_counter()
         return self
 
-    def energy_kwh_so_far(self) -> float:
-        """Cumulative energy since start. Reads the tracker's running total (no public API)."""
-        return self.spent_so_far()["energy_kwh"]
-
     def spent_so_far(self) -> dict[str, float]:
-        """Wall time and energies since start (kWh, by component), from the running totals."""
+        """Wall time and energies since start (kWh, by component), from the tracker's running
+        totals (no public API gives them without writing CSV rows)."""
         tracker = self._tracker
         tracker._measure_power_and_energy_if_stale()
         return {

@@ -1,0 +1,59 @@
+"""Every bench/ script runs end to end at a tiny size and prints its figure (ratios are not
+checked: they are meaningful only at the real sizes, on a quiet machine)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_shear_flow_experiment import write_stores
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_bench(script: str, *arguments: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "figure"),
+    [
+        ("bench_codecarbon_overhead.py", ("--repeats", "1", "--steps", "20"), "ratio with/without"),
+        (
+            "bench_residual.py",
+            ("--points", "64", "--repeats", "1", "--min-seconds", "0.01"),
+            "ratio residual time / plain forward time",
+        ),
+        (
+            "bench_shear_solver.py",
+            ("--nx", "16", "--ny", "32", "--steps", "2", "--repeats", "1", "--snapshots", "2"),
+            "trajectories/min",
+        ),
+    ],
+)
+def test_bench_prints_its_figure(script, arguments, figure):
+    assert figure in run_bench(script, *arguments)
+
+
+def test_regrid_bench_prints_its_goals(tmp_path):
+    output = run_bench("bench_regrid.py", "--size-gb", "0.005", "--workdir", str(tmp_path))
+    assert "goal regrid peak RSS" in output and "goal cold throughput ratio" in output
+
+
+def test_shear_training_bench_compares_with_the_well(tmp_path):
+    pytest.importorskip("huggingface_hub")
+    data = write_stores(tmp_path, nx=16, ny=32)  # the_well's U-Net halves the grid 4 times
+    arguments = ("--data", str(data), "--steps", "2", "--the-well", "--rounds", "1")
+    output = run_bench("bench_shear_training.py", *arguments)
+    assert "data share" in output
+    assert output.count("/ the_well's at equal parameters") == 2  # the U-Net and the FNO
