@@ -182,3 +182,23 @@ def test_experiment_evaluation_overrides_only_the_keys_it_sets(default_config):
     config["experiments"]["shear_flow"]["evaluation"] = {"min_inference_seconds": 2.0}
     settings = evaluation_settings(validate_config(config), "shear_flow")
     assert settings["rollout_steps"] == 30 and settings["min_inference_seconds"] == 2.0
+
+
+def test_grid_constraints_apply_only_to_the_kinds_that_pool(default_config):
+    """An FNO runs on any grid that holds its modes: a grid the U-Nets cannot halve is fine."""
+    config = broken(default_config, SHEAR + ("data", "regrid", "nx"), 30)
+    config["experiments"]["shear_flow"]["data"]["regrid"]["ny"] = 60
+    for model in ("unet", "unet_physloss", "flow_matching"):
+        config["experiments"]["shear_flow"]["models"][model]["enabled"] = False
+    assert set(models_of(validate_config(config), "shear_flow")) == {"fno", "fno_divfree"}
+
+
+def test_a_loss_weight_the_forecaster_would_ignore_is_refused(default_config):
+    """Flow matching trains on its own objective: a physics penalty weight would do nothing."""
+    weights = SHEAR + ("models", "flow_matching", "loss_weights", "divergence")
+    with pytest.raises(ConfigError, match="models.flow_matching.loss_weights.divergence"):
+        validate_config(broken(default_config, weights, 0.5))
+    weights = SHEAR + ("models", "flow_matching", "loss_weights")
+    config = broken(default_config, weights, {"tracer": 1.0})  # before: a KeyError in the job
+    with pytest.raises(ConfigError, match="models.flow_matching.loss_weights.tracer"):
+        validate_config(config)

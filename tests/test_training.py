@@ -167,16 +167,15 @@ def test_cuda_request_without_a_gpu_fails_naming_the_key(tmp_path, tiny):
 
 @pytest.mark.parametrize("name", ["adam", "adamw"])
 def test_optimizer_update_equals_the_single_tensor_one_with_complex_weights(name):
-    """make_optimizer's multi-tensor update (every device) is torch's plain Adam(W) update,
-    also for the FNO's complex spectral weights."""
+    """make_optimizer's multi-tensor update (every device) is torch's plain Adam(W) update, with
+    the configured weight decay (Adam's too), also for the FNO's complex spectral weights."""
     torch.manual_seed(0)
     model = FNOForecaster(16, 4, modes=(4, 8), width=8, layers=2)
     reference = copy.deepcopy(model)
     settings = {"optimizer": name, "lr": 1e-2, "weight_decay": 1e-2}
     optimizer = make_optimizer(model, settings)
     plain_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    extra = {"weight_decay": 1e-2} if name == "adamw" else {}
-    plain = plain_class(reference.parameters(), lr=1e-2, foreach=False, **extra)
+    plain = plain_class(reference.parameters(), lr=1e-2, weight_decay=1e-2, foreach=False)
     inputs = torch.randn(2, 16, 8, 16)
     for _ in range(3):
         for network, step in ((model, optimizer), (reference, plain)):

@@ -196,17 +196,25 @@ def _check_shear_flow_models(
             f"{prefix}.data.{key}: the forecasters need train, valid (the learning curve) and "
             f"test splits; missing: {', '.join(sorted(missing))}"
         )
+    from workflow_scripts.models.registry import forecaster_kind
+
     nx, ny = data["regrid"]["nx"], data["regrid"]["ny"]
     for model, variant in models.items():
         architecture = variant["architecture"]
+        kind = forecaster_kind(architecture["kind"])
         key = f"{prefix}.models.{model}.architecture"
-        factor = 2 ** architecture.get("levels", 0)
-        if architecture["kind"] == "flow_matching":
-            factor *= architecture.get("pool", 1)
+        factor = kind.grid_multiple(architecture) if kind.grid_multiple else 1
         if nx % factor or ny % factor:
             raise ConfigError(
-                f"{key}: levels/pool need a grid divisible by {factor}, but "
-                f"{prefix}.data.regrid is {nx} x {ny}"
+                f"{key}: a {architecture['kind']} with these levels/pool needs a grid divisible "
+                f"by {factor}, but {prefix}.data.regrid is {nx} x {ny}"
+            )
+        weights = sorted(variant["loss_weights"].items())
+        unused = [term for term, weight in weights if weight > 0 and term not in kind.loss_terms]
+        if unused:
+            raise ConfigError(
+                f"{prefix}.models.{model}.loss_weights.{unused[0]}: a {architecture['kind']} "
+                f"uses only {', '.join(kind.loss_terms)}; the weight would be ignored"
             )
         modes = architecture.get("modes")
         if modes is not None and (modes[0] > nx or modes[1] > ny):

@@ -41,7 +41,7 @@ from flow_matching.utils import ModelWrapper, expand_tensor_like
 from torch import Tensor, nn
 
 from workflow_scripts.models.registry import ForecastSetting, register_forecaster
-from workflow_scripts.models.unet import UNet
+from workflow_scripts.models.unet import UNet, unet_grid_multiple
 
 # Vector-field evaluations per step of torchdiffeq's fixed-grid methods (see their step functions).
 # Adaptive methods are refused: their evaluation count, hence inference cost, is data-dependent.
@@ -233,7 +233,13 @@ def unet_vector_field(
     )
 
 
-@register_forecaster("flow_matching")
+@register_forecaster(
+    "flow_matching",
+    grid_multiple=lambda architecture: (
+        architecture.get("pool", 2) * unet_grid_multiple(architecture)
+    ),
+    loss_terms=("data",),
+)
 def build_flow_matching_forecaster(
     architecture: dict[str, Any], setting: ForecastSetting
 ) -> FlowMatchingForecaster:

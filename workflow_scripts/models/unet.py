@@ -171,7 +171,12 @@ class UNet(nn.Module):
         return self.head(features)
 
 
-@register_forecaster("unet", "unet_physloss")
+def unet_grid_multiple(architecture: dict[str, Any]) -> int:
+    """Each U-Net level halves the grid."""
+    return 2 ** architecture.get("levels", 2)
+
+
+@register_forecaster("unet", "unet_physloss", grid_multiple=unet_grid_multiple)
 def build_unet_forecaster(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
     """The U-Net forecaster (``unet_physloss`` differs only in its loss weights)."""
     model = UNet(
