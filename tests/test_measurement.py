@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from workflow_scripts.energy import CarbonSettings, EnergyMeter, describe_energy_method
+from workflow_scripts.figures.style import energy_label
 from workflow_scripts.figures.tradeoffs import pareto_front
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
@@ -152,3 +153,13 @@ def test_parameter_count_counts_a_complex_weight_as_two_reals():
     module.spectral = torch.nn.Parameter(torch.zeros(4, dtype=torch.complex64))
     module.frozen = torch.nn.Parameter(torch.zeros(5), requires_grad=False)
     assert count_parameters(module) == 8 + 2 * 4
+
+
+def test_energy_axes_say_whether_codecarbon_read_or_estimated():
+    estimated = pd.DataFrame({"energy_is_estimate": [False, True]})
+    read = pd.DataFrame({"energy_is_estimate": [False, False]})
+    assert energy_label("training energy", estimated).endswith(
+        "(kWh incl. PUE, codecarbon estimate)"
+    )
+    assert energy_label("training energy", read).endswith("(kWh incl. PUE, codecarbon reading)")
+    assert "estimate" in energy_label("training energy", pd.DataFrame({"model": ["mlp"]}))

@@ -39,13 +39,13 @@ _ERROR_LABELS = {
 }
 # The error column of each experiment's Pareto figures (default: test_mse).
 _ERROR_COLUMNS = {"shear_flow": "vrmse"}
-# Pareto figures: name -> (cost column, its label, what the error is plotted against).
+# Pareto figures: name -> (cost column, what it is, what the error is plotted against).
 _PARETO = {
-    "pareto": ("train_energy_kwh", "training energy (kWh, incl. PUE)", "training energy"),
-    "pareto_train": ("train_energy_kwh", "training energy (kWh, incl. PUE)", "training energy"),
+    "pareto": ("train_energy_kwh", "training energy", "training energy"),
+    "pareto_train": ("train_energy_kwh", "training energy", "training energy"),
     "pareto_inference": (
         "inference_energy_kwh_per_prediction",
-        "inference energy per forecast step (kWh, incl. PUE)",
+        "inference energy per forecast step",
         "inference energy",
     ),
 }
@@ -65,17 +65,18 @@ def draw_figure(
     import pandas as pd
 
     from workflow_scripts.figures import fields, pointwise, tradeoffs
+    from workflow_scripts.figures.style import energy_label
 
     table = pd.read_csv(summary)
     title = _TITLES.get(experiment, experiment.replace("_", " ").capitalize())
     if figure in _PARETO:
-        cost, cost_label, against = _PARETO[figure]
+        cost, quantity, against = _PARETO[figure]
         tradeoffs.plot_pareto(
             table,
             outputs,
             cost=cost,
             error=_ERROR_COLUMNS.get(experiment, "test_mse"),
-            cost_label=cost_label,
+            cost_label=energy_label(quantity, table),
             error_label=_ERROR_LABELS.get(experiment, "test MSE"),
             title=f"{title}: error vs {against}",
         )

@@ -63,3 +63,15 @@ def variant_styles(table) -> dict[str, dict]:
         }
         for i, row in enumerate(variants.itertuples())
     }
+
+
+def energy_label(quantity: str, table) -> str:
+    """Axis label of an energy: its unit, and whether codecarbon read it or estimated it.
+
+    A load-based estimate (no RAPL/NVML) ranks variants by wall time, not by what the
+    hardware drew, so a reader must see which one a figure shows. A table without the
+    ``energy_is_estimate`` column counts as an estimate.
+    """
+    estimated = "energy_is_estimate" not in table or bool(table["energy_is_estimate"].any())
+    how = "codecarbon estimate" if estimated else "codecarbon reading"
+    return f"{quantity} (kWh incl. PUE, {how})"

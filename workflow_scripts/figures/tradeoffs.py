@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.figures.style import save_figure, variant_styles
+from workflow_scripts.figures.style import energy_label, save_figure, variant_styles
 
 
 def pareto_front(costs: np.ndarray, errors: np.ndarray) -> np.ndarray:
@@ -100,7 +100,7 @@ def plot_learning_curves(
     axes.set(
         xscale="log",
         yscale="log",
-        xlabel="cumulative training energy (kWh)",
+        xlabel=energy_label("cumulative training energy", summary),
         ylabel="test MSE",
         title=title,
     )
