@@ -1,5 +1,6 @@
-# Config validation (before any job runs) and the input functions of every stage.
+# Config validation (before any job runs) and the input and param functions of every stage.
 
+import dataclasses
 from pathlib import Path
 
 from workflow_scripts.config import (
@@ -17,6 +18,7 @@ from workflow_scripts.data.sources import (
     stats_file,
     store_path,
 )
+from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.figures import FIGURES
 
 validate_config(config)
@@ -56,12 +58,50 @@ def run_files(experiment, filename):
     ]
 
 
+# Params: a job gets only the settings its result depends on, since a changed param re-runs it
+# (Snakemake's params rerun trigger). Threads go to `threads:`; knobs that cannot change a
+# result (download retries and timeouts, the Dask scheduler) reach the script through
+# snakemake.config, which is no rerun trigger.
+
+# Experiments whose evaluation rolls out, i.e. reads evaluation.rollout_steps.
+ROLLOUT_EXPERIMENTS = ("shear_flow",)
+
+
+def measured_carbon():
+    """What an energy meter reads of the carbon block (CarbonSettings' fields): not
+    lifecycle_predictions, which only the summary uses."""
+    return {f.name: config["carbon"][f.name] for f in dataclasses.fields(CarbonSettings)}
+
+
 def spec_for(wildcards):
-    return variant_spec(config, wildcards.experiment, wildcards.model)
+    """The variant's merged settings, less training.threads (the `threads:` directive's)."""
+    spec = variant_spec(config, wildcards.experiment, wildcards.model)
+    spec["training"].pop("threads", None)  # variant_spec returns a copy
+    return spec
 
 
 def threads_for(wildcards):
-    return spec_for(wildcards)["training"]["threads"]
+    return variant_spec(config, wildcards.experiment, wildcards.model)["training"]["threads"]
+
+
+def evaluation_for(wildcards):
+    """The experiment's evaluation settings; rollout_steps only where it rolls out."""
+    settings = evaluation_settings(config, wildcards.experiment)
+    if wildcards.experiment not in ROLLOUT_EXPERIMENTS:
+        settings.pop("rollout_steps", None)
+    return settings
+
+
+def simulate_settings(wildcards):
+    """What one simulated file depends on: the simulate block less the (Re, Sc) selection (the
+    file's own pair is in its name, hence in the job's wildcards) and threads."""
+    settings = shear_data()["simulate"]
+    return {k: v for k, v in settings.items() if k not in ("reynolds", "schmidt", "threads")}
+
+
+def regrid_settings(wildcards):
+    """The regrid block less the Dask scheduler, which does not change the store."""
+    return {k: v for k, v in shear_data()["regrid"].items() if k != "scheduler"}
 
 
 def data_for(wildcards):
@@ -115,6 +155,7 @@ def data_costs_for(wildcards):
     data = shear_data()
     costs = [f"results/shear_flow/data/regrid/{split}.json" for split in splits(data)]
     if data["source"] == "simulate":
+        costs.append("results/shear_flow/data/simulate/stats.json")
         costs += [
             f"results/shear_flow/data/simulate/{split}/{Path(f).stem}.json"
             for split in splits(data)

@@ -16,7 +16,7 @@ rule generate_dataset:
         energy_meter=1,
     params:
         data=lambda wildcards: config["experiments"][wildcards.experiment]["data"],
-        carbon=config["carbon"],
+        carbon=measured_carbon(),
     script:
         "../workflow_scripts/scripts/generate_dataset.py"
 
@@ -37,8 +37,8 @@ rule simulate_shear_flow:
     resources:
         energy_meter=1,
     params:
-        settings=lambda wildcards: shear_data()["simulate"],
-        carbon=config["carbon"],
+        settings=simulate_settings,
+        carbon=measured_carbon(),
         device=config["device"],
     script:
         "../workflow_scripts/scripts/simulate_shear_flow.py"
@@ -49,12 +49,18 @@ rule shear_flow_source_stats:
         train=lambda wildcards: source_files(shear_data(), "train"),
     output:
         stats=f"{SIMULATED_ROOT}/datasets/shear_flow/stats.yaml",
+        cost="results/shear_flow/data/simulate/stats.json",
+        emissions="results/shear_flow/data/simulate/stats_emissions.csv",
     log:
         "logs/shear_flow_source_stats.log",
     benchmark:
         "benchmarks/shear_flow_source_stats.tsv"
     conda:
         "../envs/torch.yaml"
+    resources:
+        energy_meter=1,
+    params:
+        carbon=measured_carbon(),
     script:
         "../workflow_scripts/scripts/shear_flow_source_stats.py"
 
@@ -78,7 +84,9 @@ rule download_well_file:
     conda:
         "../envs/data.yaml"
     params:
-        download=lambda wildcards: shear_data()["download"],
+        # Where a file comes from; not the selection nor the retry knobs (the script reads
+        # those, and dest, the output's root, from the config): neither re-fetches a file.
+        base_url=lambda wildcards: shear_data()["download"]["base_url"],
     script:
         "../workflow_scripts/scripts/download_well_file.py"
 

@@ -21,8 +21,8 @@ rule evaluate:
         energy_meter=1,
     params:
         spec=spec_for,
-        carbon=config["carbon"],
+        carbon=measured_carbon(),
         device=config["device"],
-        evaluation=lambda wildcards: evaluation_settings(config, wildcards.experiment),
+        evaluation=evaluation_for,
     script:
         "../workflow_scripts/scripts/evaluate.py"

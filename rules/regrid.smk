@@ -20,7 +20,7 @@ rule regrid_shear_flow:
     resources:
         energy_meter=1,
     params:
-        settings=lambda wildcards: shear_data()["regrid"],
-        carbon=config["carbon"],
+        settings=regrid_settings,
+        carbon=measured_carbon(),
     script:
         "../workflow_scripts/scripts/regrid_shear_flow.py"

@@ -22,7 +22,7 @@ rule train:
         energy_meter=1,
     params:
         spec=spec_for,
-        carbon=config["carbon"],
+        carbon=measured_carbon(),
         device=config["device"],
     script:
         "../workflow_scripts/scripts/train.py"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -22,23 +23,39 @@ from workflow_helpers import REPO
 PROJECT = "workflow_scripts"
 # Packages a call loads by name rather than by an import statement (xarray's I/O backends).
 IMPLICIT = {"open_zarr": {"zarr", "dask"}, "to_zarr": {"zarr", "dask"}, "h5netcdf": {"h5netcdf"}}
-RULE = re.compile(r"^rule (\w+):$", re.MULTILINE)
+# Loads the workflow (default config, every experiment on) and prints each rule's env and
+# script; a subprocess, since Snakemake's API changes the working directory.
+# Snakemake has no public accessor of the parsed rules: `_workflow` is its own property.
+LIST_RULES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import OutputSettings, ResourceSettings
+
+with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+    workflow = api.workflow(
+        resource_settings=ResourceSettings(), snakefile=Path(sys.argv[1]), workdir=Path(sys.argv[2])
+    )._workflow
+    rules = [(r.name, r.conda_env, r.script, str(r.basedir)) for r in workflow.rules]
+print(json.dumps(rules))
+"""
 
 
-def rule_envs() -> dict[str, tuple[Path, Path]]:
-    """rule name -> (its conda env file, its script), from rules/*.smk."""
-    found = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        text = smk.read_text()
-        starts = [m.start() for m in RULE.finditer(text)] + [len(text)]
-        for start, end in zip(starts, starts[1:], strict=False):
-            block = text[start:end]
-            conda = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
-            script = re.search(r'script:\s*\n\s*"([^"]+)"', block)
-            if conda and script:
-                name = RULE.match(block).group(1)
-                found[name] = (smk.parent / conda.group(1), smk.parent / script.group(1))
-    return found
+def rule_envs() -> dict[str, tuple[Path | None, Path]]:
+    """rule name -> (its conda env file, its script), for every rule with a script, as the
+    workflow itself lists them: the figure rules generated in a loop, too."""
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_RULES, str(REPO / "Snakefile"), str(REPO)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()[-1]
+    return {
+        name: (Path(basedir, conda) if conda else None, Path(basedir, script))
+        for name, conda, script, basedir in json.loads(listed)
+        if script
+    }
 
 
 def module_file(module: str) -> Path | None:
@@ -103,11 +120,14 @@ RULES = rule_envs()
 
 def test_every_rule_with_a_script_has_an_env():
     assert {"train", "evaluate", "simulate_shear_flow", "regrid_shear_flow"} <= set(RULES)
+    assert {"figure_oscillator_pareto", "figure_shear_flow_rollout"} <= set(RULES)
+    assert not [rule for rule, (env, _) in RULES.items() if env is None]
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_rule_env_pins_every_package_its_script_imports(rule):
     env_file, script = RULES[rule]
+    assert env_file is not None, f"rule {rule} has no conda env"
     distributions = importlib.metadata.packages_distributions()
     pins = pinned(env_file)
     providers = {module: distributions.get(module, [module]) for module in imports_of(script)}

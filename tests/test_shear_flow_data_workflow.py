@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import threading
 
@@ -10,7 +11,7 @@ import xarray as xr
 import yaml
 from conftest import tiny_config
 from test_download import FaultyServer
-from workflow_helpers import only, snakemake
+from workflow_helpers import only, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,35 @@ def test_simulated_source_is_regridded_to_one_store_per_split(simulated):
         assert cost["data_energy_kwh"] > 0
     simulate_cost = data / "simulate" / "train" / "shear_flow_Reynolds_1e4_Schmidt_1e0.json"
     assert yaml.safe_load(simulate_cost.read_text())["trajectories"] == 2
+    stats_cost = yaml.safe_load((data / "simulate" / "stats.json").read_text())
+    assert stats_cost["stage"] == "source_stats" and stats_cost["data_energy_kwh"] > 0
+    assert (data / "simulate" / "stats_emissions.csv").stat().st_size > 0
+
+
+def test_lifecycle_counts_the_source_stats_stage(simulated):
+    workdir, config = simulated
+    with_models = copy.deepcopy(config)
+    models = tiny_config()["experiments"]["shear_flow"]["models"]
+    with_models["experiments"]["shear_flow"]["models"] = models
+    plan = snakemake(workdir, with_models, "--dry-run", "results/shear_flow/summary.csv").stdout
+    summarize = plan[plan.index("rule summarize:") :].split("\n\n")[0]
+    assert "results/shear_flow/data/simulate/stats.json" in summarize
+
+
+def test_a_data_setting_re_runs_only_the_files_it_changes(simulated):
+    workdir, config = simulated
+    changed = copy.deepcopy(config)
+    data = changed["experiments"]["shear_flow"]["data"]
+    data["simulate"]["threads"] = 2
+    data["regrid"]["scheduler"] = "synchronous"
+    assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == {}
+    data["simulate"]["reynolds"] = [1.0e4, 5.0e4]  # one more pair: its files, not the others
+    assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == {
+        "simulate_shear_flow": 3,
+        "shear_flow_source_stats": 1,
+        "regrid_shear_flow": 3,
+        "all": 1,
+    }
 
 
 def test_download_rule_fetches_the_configured_files_and_regrid_reads_them(
@@ -92,6 +122,18 @@ def test_download_rule_fetches_the_configured_files_and_regrid_reads_them(
         for split in ("train", "valid", "test"):
             name = f"data/{split}/shear_flow_Reynolds_1e4_Schmidt_1e0.hdf5"
             assert (downloaded / name).read_bytes() == (original / name).read_bytes()
+        # Neither the retry knobs nor one more pair re-fetch a file already downloaded.
+        data["download"].update(
+            {
+                "retries": 3,
+                "backoff_s": 0.5,
+                "timeout_s": 30,
+                "parameter_pairs": [[1.0e4, 1.0], [5.0e4, 1.0]],
+            }
+        )
+        plan = snakemake(tmp_path, config, "--dry-run", "download_the_well")
+        assert planned_jobs(plan) == {"download_well_file": 3, "download_the_well": 1}
+        data["download"]["parameter_pairs"] = [[1.0e4, 1.0]]
         snakemake(tmp_path, config)  # the default target regrids the downloaded files
         assert (
             xr.open_zarr(tmp_path / "results" / "shear_flow" / "data" / "train.zarr").sizes[

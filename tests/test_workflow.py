@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from conftest import tiny_config
-from workflow_helpers import REPO, assert_experiment_outputs, only, snakemake
+from workflow_helpers import REPO, assert_experiment_outputs, only, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +31,37 @@ def test_rerun_has_nothing_to_do(finished):
     workdir, config, _ = finished
     result = snakemake(workdir, config, "--dry-run")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def _lifecycle_predictions(config):
+    config["carbon"]["lifecycle_predictions"] = 5000
+
+
+def _rollout_steps(config):  # the shear flow's alone
+    config["evaluation"]["rollout_steps"] = 5
+
+
+def _threads(config):  # Snakemake's `threads:`, no param
+    config["experiments"]["oscillator"]["training"]["threads"] = 2
+
+
+@pytest.mark.parametrize(
+    "change, planned",
+    [
+        (
+            _lifecycle_predictions,
+            {"summarize": 1, "all": 1} | {f"figure_oscillator_{f}": 1 for f in FIGURES},
+        ),
+        (_rollout_steps, {}),
+        (_threads, {}),
+    ],
+    ids=["lifecycle-predictions", "rollout-steps", "threads"],
+)
+def test_a_setting_re_runs_only_the_jobs_that_use_it(finished, change, planned):
+    workdir, config, _ = finished
+    changed = copy.deepcopy(config)
+    change(changed)
+    assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == planned
 
 
 def test_one_figure_regenerates_by_rule_name_and_by_path(finished):

@@ -49,6 +49,21 @@ def snakemake(
     return result
 
 
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table of a dry run; {} if nothing is to be done."""
+    text = result.stdout + result.stderr
+    if "Job stats:" not in text:
+        assert "Nothing to be done" in text, text[-3000:]
+        return {}
+    counts = {}
+    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:  # past the table's header
+        rule, count = line.split()
+        if rule == "total":
+            return counts
+        counts[rule] = int(count)
+    raise AssertionError(f"no end to the job stats table:\n{text[-3000:]}")
+
+
 RUN_FILES = (
     "model.pt",
     "history.csv",

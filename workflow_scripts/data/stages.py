@@ -33,14 +33,14 @@ def simulate_file(
 ) -> None:
     """Simulate one (split, Re, Sc) file of the look-alike dataset, under an energy meter.
 
-    ``threads``: what the scheduler granted; ``settings["threads"]`` when not given.
+    ``threads``: what the scheduler granted; ``settings["threads"]`` (or 1) when not given.
     """
     from workflow_scripts.data.simulate import simulate_well_file
     from workflow_scripts.runtime import resolve_device, set_threads
 
     reynolds, schmidt = parse_well_file_name(path)
     device = resolve_device(device_name)
-    set_threads(threads or settings["threads"])
+    set_threads(threads or settings.get("threads", 1))
     with measured_data_stage(
         "simulate", carbon, emissions, cost, split=split, reynolds=reynolds, schmidt=schmidt
     ) as facts:
@@ -60,9 +60,21 @@ def simulate_file(
         )
 
 
-def write_source_stats(train_files: Sequence[Path], stats: Path) -> None:
-    """stats.yaml of The Well's layout, from the train split (as the real dataset's)."""
-    write_stats_yaml(compute_stats(train_files), stats)
+def write_source_stats(
+    train_files: Sequence[Path],
+    stats: Path,
+    *,
+    carbon: CarbonSettings,
+    cost: Path,
+    emissions: Path,
+) -> None:
+    """stats.yaml of The Well's layout, from the train split (as the real dataset's), under an
+    energy meter: it reads every train file in full."""
+    with measured_data_stage(
+        "source_stats", carbon, emissions, cost, files=len(train_files)
+    ) as facts:
+        write_stats_yaml(compute_stats(train_files), stats)
+        facts["bytes_in"] = sum(Path(f).stat().st_size for f in train_files)
 
 
 def download_source_file(
@@ -98,11 +110,13 @@ def regrid_split(
     carbon: CarbonSettings,
     cost: Path,
     emissions: Path,
+    scheduler: str = "threads",
     threads: int | None = None,
 ) -> None:
     """Regrid one split of either source to the training store, under an energy meter.
 
-    ``threads``: the local Dask pool's workers (what the scheduler granted); all cores if None.
+    ``scheduler``: Dask's (see :func:`regrid_well_files`); ``threads``: the local Dask pool's
+    workers (what Snakemake granted); all cores if None.
     """
     from workflow_scripts.data.regrid import regrid_well_files
 
@@ -123,7 +137,7 @@ def regrid_split(
             ny=settings["ny"],
             method=settings["method"],
             time_chunk=settings["time_chunk"],
-            scheduler=settings["scheduler"],
+            scheduler=scheduler,
             num_workers=threads,
             overwrite=True,
             stats_path=store_stats,

@@ -26,7 +26,7 @@ with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
         carbon=carbon,
         min_inference_seconds=smk.params.evaluation["min_inference_seconds"],
         min_inference_repeats=smk.params.evaluation["min_inference_repeats"],
-        rollout_steps=smk.params.evaluation["rollout_steps"],
+        rollout_steps=smk.params.evaluation.get("rollout_steps"),  # set for rollouts only
         device_name=smk.params.device,
         threads=smk.threads,
     )

@@ -8,6 +8,8 @@ from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
 from workflow_scripts.logs import logging_to
 
 smk = snakemake  # noqa: F821
+# The scheduler comes from the config, not params: changing it must not re-run the regrid.
+scheduler = smk.config["experiments"]["shear_flow"]["data"]["regrid"]["scheduler"]
 carbon = CarbonSettings.from_config(smk.params.carbon)
 warm_up_energy_tracking(carbon)
 
@@ -20,6 +22,7 @@ with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
         store=Path(smk.output.store),
         store_stats=Path(smk.output.stats),
         settings=smk.params.settings,
+        scheduler=scheduler,
         carbon=carbon,
         cost=Path(smk.output.cost),
         emissions=Path(smk.output.emissions),
