@@ -100,8 +100,8 @@ def simulate_settings(wildcards):
 
 
 def regrid_settings(wildcards):
-    """The regrid block less the Dask scheduler, which does not change the store."""
-    return {k: v for k, v in shear_data()["regrid"].items() if k != "scheduler"}
+    """The regrid block less the Dask scheduler and threads, which do not change the store."""
+    return {k: v for k, v in shear_data()["regrid"].items() if k not in ("scheduler", "threads")}
 
 
 def data_for(wildcards):

@@ -16,7 +16,7 @@ rule regrid_shear_flow:
         "benchmarks/regrid_shear_flow/{split}.tsv"
     conda:
         "../envs/data.yaml"
-    threads: 2
+    threads: shear_data()["regrid"]["threads"]
     resources:
         energy_meter=1,
     params:

@@ -16,12 +16,8 @@ import numpy as np
 import pytest
 
 from workflow_scripts.data import download
-from workflow_scripts.data.download import (
-    DownloadError,
-    download_file,
-    download_shear_flow,
-    remote_paths,
-)
+from workflow_scripts.data.download import DownloadError, download_file
+from workflow_scripts.data.stages import download_source_file
 from workflow_scripts.data.well_format import (
     compute_stats,
     validate_well_file,
@@ -184,69 +180,40 @@ def _url_path(split: str, pair: tuple[float, float]) -> str:
     return f"/datasets/shear_flow/data/{split}/{well_file_name(*pair)}"
 
 
-def _fetch(server: FaultyServer, dest: Path, **kwargs) -> list[Path]:
-    options = dict(
-        splits=["train"], parameter_pairs=PAIRS[:1], retries=3, backoff_s=0.01, timeout_s=5
-    )
-    options.update(kwargs)
-    return download_shear_flow(server.base_url, dest, progress=False, **options)
-
-
-# --------------------------------------------------------------------------- listing
-
-
-def test_remote_paths_official_scheme():
-    files = remote_paths(splits=["train", "valid", "test"])
-    assert len(files) == 1 + 3 * 28
-    assert files[0].url == (
-        "https://sdsc-users.flatironinstitute.org/~polymathic/data/the_well/"
-        "datasets/shear_flow/stats.yaml"
-    )
-    assert files[1].url == (
-        "https://sdsc-users.flatironinstitute.org/~polymathic/data/the_well/"
-        "datasets/shear_flow/data/train/shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5"
-    )
-    assert files[1].local_path("/d") == Path(
-        "/d/datasets/shear_flow/data/train/shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5"
-    )
-
-
-def test_remote_paths_selection():
-    first = remote_paths("http://h/", splits=["valid"], first_only=True)
-    assert [f.url for f in first] == [
-        "http://h/datasets/shear_flow/stats.yaml",
-        "http://h/datasets/shear_flow/data/valid/shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5",
-    ]
-    chosen = remote_paths("http://h", splits=["train", "test"], parameter_pairs=PAIRS)
-    assert [f.relative_path.name for f in chosen[1:]] == [well_file_name(*p) for p in PAIRS] * 2
-    assert [f.relative_path.parts[3] for f in chosen[1:]] == ["train"] * 2 + ["test"] * 2
-    with pytest.raises(ValueError, match="unknown split"):
-        remote_paths(splits=["training"])
-    with pytest.raises(ValueError, match="20000"):
-        remote_paths(parameter_pairs=[(2e4, 0.1)])
+def _fetch(
+    server: FaultyServer,
+    dest: Path,
+    split: str = "train",
+    pair: tuple[float, float] = PAIRS[0],
+    **options,
+) -> Path:
+    """One Well file into ``dest`` as the download rule fetches it; its local path."""
+    path = dest / _url_path(split, pair).lstrip("/")
+    settings = {"retries": 3, "backoff_s": 0.01, "timeout_s": 5} | options
+    download_source_file(path, dest_root=dest, base_url=server.base_url, **settings)
+    return path
 
 
 # --------------------------------------------------------------------------- downloads
 
 
-def test_clean_download_and_skip(server, served_root, tmp_path, sleeps):
+def test_clean_download_in_the_official_layout(server, served_root, tmp_path, sleeps):
     dest = tmp_path / "dest"
-    paths = _fetch(server, dest, splits=["train", "valid"], parameter_pairs=PAIRS)
-    expected = [
-        f.local_path(dest) for f in remote_paths(splits=["train", "valid"], parameter_pairs=PAIRS)
-    ]
-    assert paths == expected
-    for path in paths:
+    stats = dest / "datasets/shear_flow/stats.yaml"
+    options = {"retries": 3, "backoff_s": 0.01, "timeout_s": 5}
+    # A trailing slash on the base URL does not double the path's.
+    download_source_file(stats, dest_root=dest, base_url=server.base_url + "/", **options)
+    paths = [_fetch(server, dest, split, pair) for split in ("train", "valid") for pair in PAIRS]
+    for path in [stats, *paths]:
         relative = path.relative_to(dest)
         assert path.read_bytes() == (served_root / relative).read_bytes()
     assert not list(dest.rglob("*.part"))
-    assert all(rng is None for _, rng in server.requests)
-    assert len(server.requests) == 5 and sleeps == []
-    assert validate_well_file(paths[1]).reynolds == 1e4
-
-    # Everything is complete: a second call verifies locally and asks the server nothing.
-    assert _fetch(server, dest, splits=["train", "valid"], parameter_pairs=PAIRS) == paths
-    assert len(server.requests) == 5
+    assert [path for path, _ in server.requests] == [
+        "/datasets/shear_flow/stats.yaml",
+        *(_url_path(split, pair) for split in ("train", "valid") for pair in PAIRS),
+    ]
+    assert all(rng is None for _, rng in server.requests) and sleeps == []
+    assert validate_well_file(paths[0]).reynolds == 1e4
 
     # The layout is the one the_well's loader expects.
     the_well_data = pytest.importorskip("the_well.data")
@@ -264,10 +231,10 @@ def test_interrupted_download_resumes_with_range(server, served_root, tmp_path, 
     url_path = _url_path("train", PAIRS[0])
     server.inject(url_path, ("drop_after", 10_000))
     dest = tmp_path / "dest"
-    paths = _fetch(server, dest)
+    path = _fetch(server, dest)
     assert server.requests_for(url_path) == [None, "bytes=10000-"]
-    assert paths[1].read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
-    assert not paths[1].with_name(paths[1].name + ".part").exists()
+    assert path.read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
+    assert not path.with_name(path.name + ".part").exists()
     # The try that made progress did not count as a failure: the back-off stays at its base.
     assert sleeps == [0.01]
 
@@ -312,26 +279,26 @@ def test_oversized_part_file_is_discarded(server, served_root, tmp_path, sleeps)
 def test_server_ignoring_range_restarts_cleanly(server, served_root, tmp_path, sleeps):
     url_path = _url_path("train", PAIRS[0])
     server.inject(url_path, ("drop_after", 7000), ("ignore_range", None))
-    paths = _fetch(server, tmp_path / "dest")
+    path = _fetch(server, tmp_path / "dest")
     assert server.requests_for(url_path) == [None, "bytes=7000-"]
-    assert paths[1].read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
+    assert path.read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
 
 
 def test_503_twice_then_success(server, served_root, tmp_path, sleeps):
     url_path = _url_path("train", PAIRS[0])
     server.inject(url_path, ("status", 503), ("status", 503))
-    paths = _fetch(server, tmp_path / "dest")
+    path = _fetch(server, tmp_path / "dest")
     assert len(server.requests_for(url_path)) == 3
     assert sleeps == [0.01, 0.02]  # exponential back-off
-    assert paths[1].read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
+    assert path.read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
 
 
 def test_timeout_is_retried(server, served_root, tmp_path, sleeps):
     url_path = _url_path("train", PAIRS[0])
     server.inject(url_path, ("stall", 1.5))
-    paths = _fetch(server, tmp_path / "dest", timeout_s=0.3)
+    path = _fetch(server, tmp_path / "dest", timeout_s=0.3)
     assert len(server.requests_for(url_path)) == 2
-    assert paths[1].read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
+    assert path.read_bytes() == (served_root / url_path.lstrip("/")).read_bytes()
 
 
 def test_repeated_503_gives_up_with_named_error(server, tmp_path, sleeps):
@@ -392,7 +359,7 @@ def test_404_fails_fast_naming_the_file(server, tmp_path, sleeps):
     missing = (5e5, 10.0)
     dest = tmp_path / "dest"
     with pytest.raises(DownloadError, match=r"Reynolds_5e5_Schmidt_1e1\.hdf5: HTTP 404"):
-        _fetch(server, dest, parameter_pairs=[missing])
+        _fetch(server, dest, pair=missing)
     assert len(server.requests_for(_url_path("train", missing))) == 1
     assert sleeps == []
     assert not (dest / _url_path("train", missing).lstrip("/")).exists()
@@ -404,12 +371,3 @@ def test_download_file_without_check(server, served_root, tmp_path, sleeps):
         f"{server.base_url}/datasets/shear_flow/stats.yaml", target, progress=False, timeout_s=5
     )
     assert target.read_bytes() == (served_root / "datasets/shear_flow/stats.yaml").read_bytes()
-
-
-def test_command_line_dry_run(capsys):
-    assert download.main(["/d", "--dry-run", "--split", "valid", "--first-only"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2
-    assert lines[1].endswith(
-        "/d/datasets/shear_flow/data/valid/shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5"
-    )

@@ -13,32 +13,24 @@ library (urllib) and the format checks of `well_format`.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import os
 import re
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
 from workflow_scripts.data.well_format import (
-    DATASET_NAME,
     WellFormatError,
-    all_parameter_pairs,
     validate_stats_file,
     validate_well_file,
-    well_file_name,
 )
 from workflow_scripts.files import fsync_path
 
-DEFAULT_BASE_URL = "https://sdsc-users.flatironinstitute.org/~polymathic/data/the_well"
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
 CHUNK_BYTES = 1 << 20
 MAX_BACKOFF_S = 300.0
 # Status codes worth another try: the server or a proxy is busy, not the request wrong.
@@ -55,60 +47,6 @@ class DownloadError(RuntimeError):
 
 class _TransientError(Exception):
     """An attempt failed in a way another attempt may fix."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file to fetch: its URL and its path relative to the destination root."""
-
-    url: str
-    relative_path: PurePosixPath
-
-    def local_path(self, dest_root: str | os.PathLike[str]) -> Path:
-        return Path(dest_root).joinpath(*self.relative_path.parts)
-
-
-def _dataset_prefix() -> PurePosixPath:
-    return PurePosixPath("datasets") / DATASET_NAME
-
-
-def remote_paths(
-    base_url: str = DEFAULT_BASE_URL,
-    *,
-    splits: Sequence[str] = SPLITS,
-    parameter_pairs: Iterable[tuple[float, float]] | None = None,
-    first_only: bool = False,
-    include_stats: bool = True,
-) -> list[RemoteFile]:
-    """What `download_shear_flow` would fetch: stats.yaml, then the split files in order.
-
-    parameter_pairs selects (Reynolds, Schmidt) pairs (default: all 28); first_only keeps only
-    the first selected pair of each split (the smallest Re, then Sc, when none are given).
-    """
-    if isinstance(splits, str):
-        splits = (splits,)
-    unknown = [s for s in splits if s not in SPLITS]
-    if unknown:
-        raise ValueError(f"unknown split(s) {unknown}, expected some of {list(SPLITS)}")
-    pairs = all_parameter_pairs() if parameter_pairs is None else list(parameter_pairs)
-    if not pairs:
-        raise ValueError("parameter_pairs is empty")
-    # well_file_name raises ValueError for pairs outside the dataset; dict keeps order, dedups.
-    names = list(dict.fromkeys(well_file_name(re_value, sc) for re_value, sc in pairs))
-    if first_only:
-        names = names[:1]
-
-    root = base_url.rstrip("/")
-    prefix = _dataset_prefix()
-    files: list[RemoteFile] = []
-    if include_stats:
-        rel = prefix / "stats.yaml"
-        files.append(RemoteFile(f"{root}/{rel}", rel))
-    for split in splits:
-        for name in names:
-            rel = prefix / "data" / split / name
-            files.append(RemoteFile(f"{root}/{rel}", rel))
-    return files
 
 
 # --------------------------------------------------------------------------- verification
@@ -271,99 +209,3 @@ def download_file(
                 raise DownloadError(
                     f"{url} -> {dest}: downloaded file failed verification: {problem}"
                 )
-
-
-def download_shear_flow(
-    base_url: str = DEFAULT_BASE_URL,
-    dest_root: str | os.PathLike[str] = ".",
-    *,
-    splits: Sequence[str] = SPLITS,
-    parameter_pairs: Iterable[tuple[float, float]] | None = None,
-    first_only: bool = False,
-    retries: int = 5,
-    backoff_s: float = 1.0,
-    timeout_s: float = 60.0,
-    progress: bool = True,
-) -> list[Path]:
-    """Fetch stats.yaml and the chosen shear_flow files into `<dest_root>/datasets/shear_flow`.
-
-    Files already present under their final name and passing verification are skipped
-    without contacting the server. Returns the local paths, in `remote_paths` order.
-    """
-    files = remote_paths(
-        base_url, splits=splits, parameter_pairs=parameter_pairs, first_only=first_only
-    )
-    local: list[Path] = []
-    for remote in files:
-        dest = remote.local_path(dest_root)
-        check = default_check(remote.relative_path)
-        if dest.is_file() and _passes(check, dest) is None:
-            local.append(dest)
-            continue
-        local.append(
-            download_file(
-                remote.url,
-                dest,
-                check=check,
-                retries=retries,
-                backoff_s=backoff_s,
-                timeout_s=timeout_s,
-                progress=progress,
-            )
-        )
-    return local
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _parse_pair(text: str) -> tuple[float, float]:
-    try:
-        re_text, sc_text = text.split(",")
-        return float(re_text), float(sc_text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected RE,SC (e.g. 1e4,0.1), got {text!r}") from err
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dest_root", help="directory that will hold datasets/shear_flow/")
-    parser.add_argument("--base-url", default=DEFAULT_BASE_URL)
-    parser.add_argument("--split", action="append", choices=SPLITS, dest="splits")
-    parser.add_argument(
-        "--pair", action="append", type=_parse_pair, dest="pairs", help="RE,SC (repeatable)"
-    )
-    parser.add_argument("--first-only", action="store_true")
-    parser.add_argument("--retries", type=int, default=5)
-    parser.add_argument("--backoff", type=float, default=1.0)
-    parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("--dry-run", action="store_true", help="list URLs and exit")
-    args = parser.parse_args(argv)
-    splits = args.splits or list(SPLITS)
-    if args.dry_run:
-        for remote in remote_paths(
-            args.base_url, splits=splits, parameter_pairs=args.pairs, first_only=args.first_only
-        ):
-            print(remote.url, remote.local_path(args.dest_root))
-        return 0
-    try:
-        paths = download_shear_flow(
-            args.base_url,
-            args.dest_root,
-            splits=splits,
-            parameter_pairs=args.pairs,
-            first_only=args.first_only,
-            retries=args.retries,
-            backoff_s=args.backoff,
-            timeout_s=args.timeout,
-        )
-    except DownloadError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    for path in paths:
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
