@@ -2,15 +2,17 @@
 
 import math
 import types
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib.ticker import NullFormatter
 
 from workflow_scripts.energy import CarbonSettings, EnergyMeter, describe_energy_method
-from workflow_scripts.figures.style import energy_label
-from workflow_scripts.figures.tradeoffs import pareto_front
+from workflow_scripts.figures.style import energy_label, save_figure, spans_decades
+from workflow_scripts.figures.tradeoffs import pareto_front, plot_pareto
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
 from workflow_scripts.models.mlp import MLP
@@ -163,3 +165,27 @@ def test_energy_axes_say_whether_codecarbon_read_or_estimated():
     )
     assert energy_label("training energy", read).endswith("(kWh incl. PUE, codecarbon reading)")
     assert "estimate" in energy_label("training energy", pd.DataFrame({"model": ["mlp"]}))
+
+
+def test_a_log_axis_within_one_decade_keeps_its_numbers(tmp_path):
+    """Matplotlib labels such an axis only at minor ticks; nulling those left it blank."""
+    table = pd.DataFrame(
+        {
+            "model": ["a", "b", "c"],
+            "physics_bias": ["none", "weak", "strong"],
+            "energy": [3e-4, 5e-4, 8e-4],  # within a decade
+            "error": [1e-3, 1e-2, 1e-1],  # two decades
+        }
+    )
+    outputs = [tmp_path / "pareto.png"]
+    with patch("workflow_scripts.figures.tradeoffs.save_figure") as save:
+        plot_pareto(
+            table, outputs, cost="energy", error="error", cost_label="x", error_label="y", title=""
+        )
+    figure = save.call_args.args[0]
+    axes = figure.axes[0]
+    assert not spans_decades(axes.xaxis) and spans_decades(axes.yaxis)
+    save_figure(figure, outputs)
+    assert not isinstance(axes.xaxis.get_minor_formatter(), NullFormatter)
+    assert isinstance(axes.yaxis.get_minor_formatter(), NullFormatter)
+    assert outputs[0].stat().st_size > 0

@@ -36,14 +36,24 @@ plt.rcParams.update(
 def save_figure(figure: Figure, outputs: list[Path] | tuple[Path, ...]) -> None:
     """Save to every output path (format from its suffix), atomically, then close."""
     for axes in figure.axes:
-        # Labelled minor ticks on log axes overlap; the major decades are enough.
-        axes.xaxis.set_minor_formatter(NullFormatter())
-        axes.yaxis.set_minor_formatter(NullFormatter())
+        for axis in (axes.xaxis, axes.yaxis):
+            if spans_decades(axis):
+                # Labelled minor ticks on log axes overlap; the major decades are enough.
+                axis.set_minor_formatter(NullFormatter())
     figure.tight_layout()
     for path in map(Path, outputs):
         with atomic_path(path) as tmp:
             figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
     plt.close(figure)
+
+
+def spans_decades(axis) -> bool:
+    """Whether a log axis shows at least two labelled decades (major ticks); within less,
+    only its minor ticks can carry the numbers."""
+    if axis.get_scale() != "log":
+        return True
+    low, high = sorted(axis.get_view_interval())
+    return sum(low <= tick <= high for tick in axis.get_majorticklocs()) >= 2
 
 
 def variant_styles(table) -> dict[str, dict]:
