@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from workflow_scripts.figures.style import save_figure, variant_styles
+from workflow_scripts.figures.style import legend_outside, save_figure, variant_styles
 
 
 def _by_model(predictions: Sequence[Path]) -> dict[str, list[Path]]:
@@ -100,7 +100,7 @@ def _band_plot(
     """A per-step variable vs rollout step: median over seeds, min–max band, and a reference."""
     styles = variant_styles(summary)
     groups = _by_model(predictions)
-    figure, axes = plt.subplots(figsize=(5.2, 3.8))
+    figure, axes = plt.subplots(figsize=(7.2, 3.8))
     reference_values = _per_step(next(iter(groups.values()))[:1], reference)[0]
     steps = np.arange(1, len(reference_values) + 1)
     axes.plot(steps, reference_values, color="black", linestyle=":", label=reference_label)
@@ -120,7 +120,7 @@ def _band_plot(
             label=style["label"],
         )
     axes.set(yscale="log", xlabel="rollout step", ylabel=ylabel, title=title)
-    axes.legend(loc="best")
+    legend_outside(axes)
     save_figure(figure, outputs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -10,7 +11,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from workflow_scripts.files import atomic_path  # noqa: E402
 
@@ -36,10 +37,8 @@ plt.rcParams.update(
 def save_figure(figure: Figure, outputs: list[Path] | tuple[Path, ...]) -> None:
     """Save to every output path (format from its suffix), atomically, then close."""
     for axes in figure.axes:
-        for axis in (axes.xaxis, axes.yaxis):
-            if spans_decades(axis):
-                # Labelled minor ticks on log axes overlap; the major decades are enough.
-                axis.set_minor_formatter(NullFormatter())
+        label_log_ticks(axes.xaxis)
+        label_log_ticks(axes.yaxis)
     figure.tight_layout()
     for path in map(Path, outputs):
         with atomic_path(path) as tmp:
@@ -47,13 +46,33 @@ def save_figure(figure: Figure, outputs: list[Path] | tuple[Path, ...]) -> None:
     plt.close(figure)
 
 
-def spans_decades(axis) -> bool:
-    """Whether a log axis shows at least two labelled decades (major ticks); within less,
-    only its minor ticks can carry the numbers."""
-    if axis.get_scale() != "log":
-        return True
+def decades_shown(axis) -> int:
+    """How many labelled decades (major ticks) a log axis shows."""
     low, high = sorted(axis.get_view_interval())
-    return sum(low <= tick <= high for tick in axis.get_majorticklocs()) >= 2
+    return sum(low <= tick <= high for tick in axis.get_majorticklocs())
+
+
+def _label_twos_and_fives(value: float, _position: int) -> str:
+    exponent = math.floor(math.log10(value))
+    mantissa = round(value / 10**exponent)
+    return rf"${mantissa}\times10^{{{exponent}}}$" if mantissa in (2, 5) else ""
+
+
+def label_log_ticks(axis) -> None:
+    """Numbers on a log axis without overlap: the decades alone where two or more show; with
+    one, also 2 and 5 times it; with none, matplotlib's labels of the few minor ticks."""
+    if axis.get_scale() != "log":
+        return
+    shown = decades_shown(axis)
+    if shown >= 2:
+        axis.set_minor_formatter(NullFormatter())
+    elif shown == 1:
+        axis.set_minor_formatter(FuncFormatter(_label_twos_and_fives))
+
+
+def legend_outside(axes) -> None:
+    """The legend right of the axes, where it can hide no data."""
+    axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
 
 
 def variant_styles(table) -> dict[str, dict]:

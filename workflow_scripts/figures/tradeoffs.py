@@ -9,7 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.figures.style import energy_label, save_figure, variant_styles
+from workflow_scripts.figures.style import (
+    energy_label,
+    legend_outside,
+    save_figure,
+    variant_styles,
+)
 
 
 def pareto_front(costs: np.ndarray, errors: np.ndarray) -> np.ndarray:
@@ -37,7 +42,7 @@ def plot_pareto(
     and the Pareto front through the medians."""
     styles = variant_styles(summary)
     medians = summary.groupby("model")[[cost, error]].median()
-    figure, axes = plt.subplots(figsize=(5.0, 3.8))
+    figure, axes = plt.subplots(figsize=(7.0, 3.8))
     for model, style in styles.items():
         runs = summary[summary["model"] == model]
         axes.scatter(
@@ -71,7 +76,7 @@ def plot_pareto(
         label="Pareto front (medians)",
     )
     axes.set(xscale="log", yscale="log", xlabel=cost_label, ylabel=error_label, title=title)
-    axes.legend(loc="best")
+    legend_outside(axes)
     save_figure(figure, outputs)
 
 
@@ -80,7 +85,7 @@ def plot_learning_curves(
 ) -> None:
     """Test error against cumulative training energy, a line per seed, coloured by prior."""
     styles = variant_styles(summary)
-    figure, axes = plt.subplots(figsize=(5.0, 3.8))
+    figure, axes = plt.subplots(figsize=(7.0, 3.8))
     labelled = set()
     for path in histories:
         history = pd.read_csv(path)
@@ -104,5 +109,5 @@ def plot_learning_curves(
         ylabel="test MSE",
         title=title,
     )
-    axes.legend(loc="best")
+    legend_outside(axes)
     save_figure(figure, outputs)
