@@ -17,6 +17,7 @@ from workflow_scripts.files import atomic_path  # noqa: E402
 
 BIAS_COLOURS = {"none": "#4C72B0", "weak": "#DD8452", "strong": "#55A868"}
 BIAS_ORDER = ("none", "weak", "strong")
+BIAS_WORDS = {"none": "no", "weak": "weak", "strong": "strong"}  # legend: "unet (no prior)"
 VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 VARIANT_LINESTYLES = ("-", "--", ":", "-.")
 
@@ -88,7 +89,7 @@ def variant_styles(table) -> dict[str, dict]:
             "color": BIAS_COLOURS[row.physics_bias],
             "marker": VARIANT_MARKERS[i % len(VARIANT_MARKERS)],
             "linestyle": VARIANT_LINESTYLES[i % len(VARIANT_LINESTYLES)],
-            "label": f"{row.model} ({row.physics_bias} prior)",
+            "label": f"{row.model} ({BIAS_WORDS[row.physics_bias]} prior)",
         }
         for i, row in enumerate(variants.itertuples())
     }
