@@ -29,18 +29,18 @@ def simulate_file(
     cost: Path,
     emissions: Path,
     device_name: str,
-    threads: int | None = None,
+    threads: int,
 ) -> None:
     """Simulate one (split, Re, Sc) file of the look-alike dataset, under an energy meter.
 
-    ``threads``: what the scheduler granted; ``settings["threads"]`` (or 1) when not given.
+    ``threads``: what the scheduler granted (the rule's params leave ``simulate.threads`` out).
     """
     from workflow_scripts.data.simulate import simulate_well_file
     from workflow_scripts.runtime import resolve_device, set_threads
 
     reynolds, schmidt = parse_well_file_name(path)
     device = resolve_device(device_name)
-    set_threads(threads or settings.get("threads", 1))
+    set_threads(threads)
     with measured_data_stage(
         "simulate", carbon, emissions, cost, split=split, reynolds=reynolds, schmidt=schmidt
     ) as facts:
