@@ -8,11 +8,9 @@ from typing import Any
 
 import yaml
 
+from workflow_scripts.errors import ConfigError
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration value that cannot be honoured; the message names the key."""
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:

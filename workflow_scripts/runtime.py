@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from workflow_scripts.config import ConfigError
+from workflow_scripts.errors import ConfigError
 
 log = logging.getLogger("workflow_scripts")
 
