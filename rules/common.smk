@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from workflow_scripts.config import (
+    check_config_files,
     enabled_experiments,
     evaluation_settings,
     models_of,
@@ -19,8 +20,11 @@ from workflow_scripts.data.sources import (
     store_path,
 )
 from workflow_scripts.energy import CarbonSettings
-from workflow_scripts.figures import FIGURES
+from workflow_scripts.experiments import experiment_card, experiment_cards
 
+# Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
+# duplicate key is an error naming the file and line, not a silent last-wins.
+check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles])
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
@@ -29,13 +33,22 @@ WELL_STEM = "shear_flow_Reynolds_{reynolds}_Schmidt_{schmidt}"
 WELL_FILE = f"{WELL_STEM}.hdf5"
 
 
+def family(experiment):
+    return experiment_card(experiment).family
+
+
+# The experiment whose data are The Well's files, simulated or downloaded, then regridded
+# (rules/data.smk, rules/regrid.smk): the one card whose family reads regridded stores.
+(WELL_EXPERIMENT,) = [n for n, c in experiment_cards().items() if c.family.data == "regridded"]
+
+
 def shear_data():
-    return config["experiments"]["shear_flow"]["data"]
+    return config["experiments"][WELL_EXPERIMENT]["data"]
 
 
 DOWNLOAD_ROOT = (
     shear_data()["download"]["dest"]
-    if "shear_flow" in config["experiments"]
+    if WELL_EXPERIMENT in config["experiments"]
     else "resources/the_well"
 )
 
@@ -63,10 +76,6 @@ def run_files(experiment, filename):
 # result (download retries and timeouts, the Dask scheduler) reach the script through
 # snakemake.config, which is no rerun trigger.
 
-# Experiments whose evaluation rolls out, i.e. reads evaluation.rollout_steps.
-ROLLOUT_EXPERIMENTS = ("shear_flow",)
-
-
 def measured_carbon():
     """What an energy meter reads of the carbon block (CarbonSettings' fields): not
     lifecycle_predictions, which only the summary uses."""
@@ -87,7 +96,7 @@ def threads_for(wildcards):
 def evaluation_for(wildcards):
     """The experiment's evaluation settings; rollout_steps only where it rolls out."""
     settings = evaluation_settings(config, wildcards.experiment)
-    if wildcards.experiment not in ROLLOUT_EXPERIMENTS:
+    if not family(wildcards.experiment).rolls_out:
         settings.pop("rollout_steps", None)
     return settings
 
@@ -105,21 +114,21 @@ def regrid_settings(wildcards):
 
 
 def data_for(wildcards):
-    """The data a model is trained and scored on: the shear flow's train store (its sibling
-    stores are the extra inputs of data_splits_for), else the generated dataset."""
-    if wildcards.experiment == "shear_flow":
+    """The data a model is trained and scored on: the train store of regridded data (its
+    sibling stores are the extra inputs of data_splits_for), else the generated dataset."""
+    if family(wildcards.experiment).data == "regridded":
         return str(store_path("train"))
     return f"results/{wildcards.experiment}/data/dataset.nc"
 
 
 def data_splits_for(wildcards):
-    """Every split's store and stats beside the train store (shear flow), else nothing."""
-    if wildcards.experiment != "shear_flow":
+    """Every split's store and stats beside the train store (regridded data), else nothing."""
+    if family(wildcards.experiment).data != "regridded":
         return []
     return [
         path
         for split in splits(shear_data())
-        for path in (str(store_path(split)), f"results/shear_flow/data/{split}.stats.yaml")
+        for path in (str(store_path(split)), str(store_path(split).with_suffix(".stats.yaml")))
     ]
 
 
@@ -129,14 +138,14 @@ def figure_files(experiment, figure):
 
 def final_targets():
     """What `snakemake` builds by default: per experiment, its summary and figures (if it has
-    models) and, for the shear flow, the regridded training stores."""
+    models) and, for regridded data, the training stores."""
     targets = []
     for experiment in EXPERIMENTS:
-        if experiment == "shear_flow":
+        if family(experiment).data == "regridded":
             targets += [str(store_path(split)) for split in splits(shear_data())]
         if models_of(config, experiment):
             targets.append(f"results/{experiment}/summary.csv")
-            for figure in FIGURES.get(experiment, {}):
+            for figure in experiment_card(experiment).figures:
                 targets += figure_files(experiment, figure)
     return targets
 
@@ -150,14 +159,15 @@ def download_targets(wildcards):
 
 def data_costs_for(wildcards):
     """Cost files of every data stage an experiment's models depend on (lifecycle CO2)."""
-    if wildcards.experiment != "shear_flow":
+    if family(wildcards.experiment).data != "regridded":
         return [f"results/{wildcards.experiment}/data/data.json"]
     data = shear_data()
-    costs = [f"results/shear_flow/data/regrid/{split}.json" for split in splits(data)]
+    root = store_path("train").parent
+    costs = [f"{root}/regrid/{split}.json" for split in splits(data)]
     if data["source"] == "simulate":
-        costs.append("results/shear_flow/data/simulate/stats.json")
+        costs.append(f"{root}/simulate/stats.json")
         costs += [
-            f"results/shear_flow/data/simulate/{split}/{Path(f).stem}.json"
+            f"{root}/simulate/{split}/{Path(f).stem}.json"
             for split in splits(data)
             for f in source_files(data, split)
         ]

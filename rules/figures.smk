@@ -1,4 +1,5 @@
-# Figures: one named rule per figure, e.g. `snakemake --cores all figure_oscillator_pareto`.
+# Figures: one named rule per figure of every experiment's card, e.g.
+# `snakemake --cores all figure_oscillator_pareto`.
 
 
 def figure_inputs(experiment, needs):
@@ -13,19 +14,19 @@ def figure_inputs(experiment, needs):
 
 
 for _experiment in EXPERIMENTS:
-    for _figure, _needs in FIGURES.get(_experiment, {}).items():
+    for _figure, _declared in experiment_card(_experiment).figures.items():
 
         rule:
             name:
                 f"figure_{_experiment}_{_figure}"
             input:
-                **figure_inputs(_experiment, _needs),
+                **figure_inputs(_experiment, _declared.needs),
             output:
                 report(
                     figure_files(_experiment, _figure),
                     category=_experiment,
                     subcategory="figures",
-                    caption=f"../report/{_experiment}_{_figure}.rst",
+                    caption="../report/figure.rst",
                 ),
             log:
                 f"logs/figures/{_experiment}/{_figure}.log",
@@ -36,5 +37,6 @@ for _experiment in EXPERIMENTS:
             params:
                 experiment=_experiment,
                 figure=_figure,
+                caption=_declared.caption,
             script:
                 "../workflow_scripts/scripts/figure.py"

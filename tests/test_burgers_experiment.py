@@ -15,8 +15,9 @@ from workflow_helpers import assert_experiment_outputs, only, snakemake
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
 from workflow_scripts.experiments import dataset_maker, experiment_class
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.experiments.burgers import BurgersExperiment, make_burgers_dataset
-from workflow_scripts.experiments.pointwise import write_dataset
+from workflow_scripts.data.pointwise import write_dataset
+from workflow_scripts.experiments.burgers import make_burgers_dataset
+from workflow_scripts.families.pointwise import PointwiseExperiment
 from workflow_scripts.physics.burgers import reference_grid
 
 MODELS = ("mlp", "pinn", "pinn_data", "pinn_hard")
@@ -41,15 +42,18 @@ def data_settings(config) -> dict:
     return {**config["experiments"]["burgers"]["data"], **SMALL}
 
 
-def open_burgers(tmp_path, settings: dict, dtype=torch.float64) -> BurgersExperiment:
+def open_burgers(tmp_path, settings: dict, dtype=torch.float64) -> PointwiseExperiment:
     path = tmp_path / "dataset.nc"
     write_dataset(make_burgers_dataset(settings), path)
-    return BurgersExperiment(path, torch.device("cpu"), dtype)
+    return experiment_class("burgers")(path, torch.device("cpu"), dtype)
 
 
-def test_registered_under_its_name():
+def test_declared_under_its_name(tmp_path, data_settings):
     assert dataset_maker("burgers") is make_burgers_dataset
-    assert experiment_class("burgers") is BurgersExperiment
+    experiment = open_burgers(tmp_path, data_settings)
+    assert isinstance(experiment, PointwiseExperiment) and experiment.name == "burgers"
+    assert experiment.coordinates == ("x", "t")
+    assert "32 × 9 (x × t)" in experiment.prediction_unit
 
 
 def test_dataset_counts_conditions_and_reference_grid(data_settings):
@@ -119,7 +123,7 @@ def test_residual_vanishes_on_an_exact_viscous_solution(tmp_path, data_settings)
     # Galilean-shifted viscous shock u = a - b tanh(b (x - a t) / (2 nu)) solves Burgers exactly.
     nu, a, b = 0.025, 0.3, 0.5
     experiment = open_burgers(tmp_path, {**data_settings, "nu": nu})
-    assert experiment.nu == nu
+    assert experiment.physics.nu == nu
 
     def exact(inputs):
         x, t = inputs[:, 0:1], inputs[:, 1:2]
@@ -214,6 +218,26 @@ def test_loss_terms_need_their_points(default_config):
         validate_config(config)
 
 
+@pytest.mark.parametrize(
+    ("architecture", "message"),
+    [
+        (
+            {"activation": "tanh", "snake_frequency": 2.0},
+            r"architecture\.snake_frequency: .* with these settings",
+        ),
+        ({"modes": [4, 4]}, r"architecture\.modes: a mlp architecture does not take it at all"),
+        ({"kind": "unet"}, r"architecture\.kind: 'unet' is not a declared pointwise architecture"),
+        ({"width": 50.0}, r"architecture\.width: 50\.0 is not of type 'integer'"),
+    ],
+)
+def test_an_architecture_key_the_network_does_not_take_is_refused(
+    default_config, architecture, message
+):
+    default_config["experiments"]["burgers"]["models"]["mlp"]["architecture"] = architecture
+    with pytest.raises(ConfigError, match=r"experiments\.burgers\.models\.mlp\." + message):
+        validate_config(default_config)
+
+
 def test_defaults_are_the_documented_ones(default_config):
     del default_config["experiments"]["burgers"]["data"]["nu"]
     config = validate_config(default_config)
@@ -221,10 +245,10 @@ def test_defaults_are_the_documented_ones(default_config):
     assert config["experiments"]["burgers"]["data"]["nu"] == 1 / (100 * math.pi)
     spec = variant_spec(config, "burgers", "pinn_hard")
     assert spec["architecture"] == {
+        "kind": "mlp",  # the declared default kind; tanh takes no snake_frequency
         "width": 50,
         "depth": 4,
         "activation": "tanh",
-        "snake_frequency": 1.0,
     }
     assert spec["hard_constraints"] and spec["physics_bias"] == "strong"
     budgets = {

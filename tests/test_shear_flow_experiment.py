@@ -22,11 +22,13 @@ from workflow_scripts.data.well_format import write_stats_yaml
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.experiments.shear_flow import INPUT_FRAMES, ShearFlowExperiment
+from workflow_scripts.architectures import ArchitectureKind, architecture_kinds
+from workflow_scripts.experiments import experiment_class
+from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
+from workflow_scripts.families.forecasting import ShearFlowExperiment
 from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.models.registry import register_forecaster
 from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
 
@@ -146,7 +148,7 @@ def open_experiment(
     data: Path, seed: int = 0, dtype: torch.dtype = torch.float32
 ) -> ShearFlowExperiment:
     torch.manual_seed(seed)
-    return ShearFlowExperiment(data / "train.zarr", torch.device("cpu"), dtype)
+    return experiment_class("shear_flow")(data / "train.zarr", torch.device("cpu"), dtype)
 
 
 def test_windows_are_four_frames_then_the_next_and_normalisation_round_trips(data):
@@ -179,28 +181,85 @@ def test_minibatches_are_deterministic_per_seed(data):
     assert not torch.equal(open_experiment(data, seed=4).loss_terms(model, spec)["data"], first[0])
 
 
-@register_forecaster("pointwise_test")
-def _pointwise_forecaster(architecture, setting):
-    """A new variant for the test below: a 1×1 convolution on the increment."""
-    return IncrementOutput(nn.Conv2d(setting.in_channels, setting.fields, 1), setting.delta_scale)
+def build_pointwise_forecaster(architecture, setting):
+    """A new kind for the tests below: a k×k convolution on the increment, its own key k."""
+    k = architecture["kernel"]
+    conv = nn.Conv2d(
+        setting.in_channels, setting.fields, k, padding=k // 2, padding_mode="circular"
+    )
+    return IncrementOutput(conv, setting.delta_scale)
 
 
-def test_a_new_variant_is_a_registered_module_plus_a_config_entry(data, tmp_path):
+@pytest.fixture
+def pointwise_kind(monkeypatch):
+    """A kind declared as a module of workflow_scripts/architectures would declare it."""
+    kind = ArchitectureKind(
+        name="pointwise_test",
+        family="field",
+        builder=f"{__name__}:build_pointwise_forecaster",
+        keys={"kernel": {"type": "integer", "minimum": 1, "default": 1}},
+    )
+    monkeypatch.setitem(architecture_kinds(), kind.name, kind)
+    return kind
+
+
+def with_pointwise_variant(architecture: dict) -> dict:
     config = tiny_shear_config()
     config["experiments"]["shear_flow"]["models"]["pointwise"] = {
         "physics_bias": "none",
-        "architecture": {"kind": "pointwise_test"},
+        "architecture": {"kind": "pointwise_test", **architecture},
         "loss_weights": {"data": 1.0},
     }
-    spec = VariantSpec.from_dict(variant_spec(validate_config(config), "shear_flow", "pointwise"))
+    return config
+
+
+def test_a_new_kind_with_its_own_key_needs_no_schema_edit(data, tmp_path, pointwise_kind):
+    config = validate_config(with_pointwise_variant({"kernel": 3}))
+    spec = VariantSpec.from_dict(variant_spec(config, "shear_flow", "pointwise"))
+    assert spec.architecture == {"kind": "pointwise_test", "kernel": 3}
     train = train_run(spec, data, tmp_path / "pointwise")
-    assert train["n_parameters"] == 16 * 4 + 4
+    assert train["n_parameters"] == 16 * 4 * 9 + 4
+    default = validate_config(with_pointwise_variant({}))  # the kind's default fills in
+    assert default["experiments"]["shear_flow"]["models"]["pointwise"]["architecture"] == {
+        "kind": "pointwise_test",
+        "kernel": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("architecture", "message"),
+    [
+        ({"kernal": 3}, r"models\.pointwise\.architecture\.kernal: a pointwise_test .* kernel"),
+        ({"modes": [4, 4]}, r"models\.pointwise\.architecture\.modes: .*does not take it"),
+        ({"kernel": 0}, r"models\.pointwise\.architecture\.kernel: 0 is less than"),
+        ({"kernel": 3.0}, r"models\.pointwise\.architecture\.kernel: 3\.0 is not of type"),
+    ],
+)
+def test_a_key_the_kind_does_not_take_is_refused_naming_it(pointwise_kind, architecture, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(with_pointwise_variant(architecture))
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "value"),
+    [("unet", "modes", [4, 4]), ("unet", "ode_steps", 5), ("fno", "pool", 2), ("fno", "levels", 2)],
+)
+def test_declared_kinds_refuse_each_others_keys(kind, key, value):
+    config = tiny_shear_config()
+    config["experiments"]["shear_flow"]["models"]["unet"]["architecture"] = {
+        "kind": kind,
+        key: value,
+    }
+    with pytest.raises(ConfigError, match=rf"models\.unet\.architecture\.{key}: a {kind} "):
+        validate_config(config)
 
 
 def test_an_unregistered_kind_is_refused_naming_the_key():
     config = tiny_shear_config()
     config["experiments"]["shear_flow"]["models"]["unet"]["architecture"]["kind"] = "transformer"
-    with pytest.raises(ConfigError, match=r"models\.unet\.architecture\.kind: 'transformer'"):
+    with pytest.raises(
+        ConfigError, match=r"models\.unet\.architecture\.kind: 'transformer' is not"
+    ):
         validate_config(config)
 
 

@@ -13,6 +13,7 @@ from workflow_scripts.config import validate_config, variant_spec
 from workflow_scripts.data.pointwise import generate_dataset
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
+from workflow_scripts.experiments import dataset_maker
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.files import read_json
 from workflow_scripts.models.fno import FNOForecaster
@@ -25,7 +26,7 @@ def make_data(tmp_path: Path, config: dict, experiment: str = "oscillator") -> P
     dataset = tmp_path / experiment / "dataset.nc"
     if not dataset.exists():
         generate_dataset(
-            experiment,
+            dataset_maker(experiment),
             config["experiments"][experiment]["data"],
             dataset_path=dataset,
             cost_path=tmp_path / experiment / "data.json",

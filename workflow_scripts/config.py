@@ -1,42 +1,114 @@
-"""Reading the validated config: variants, seeds, and the checks JSON Schema cannot express."""
+"""Reading the validated config: variants, seeds, and the checks JSON Schema cannot express.
+
+The schema is ``config/schema.yaml`` (the common keys) with each experiment's block from its
+card and each variant's architecture from its declared kind; so adding an experiment or an
+architecture kind needs no edit here or in the schema file.
+"""
 
 from __future__ import annotations
 
 import copy
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from workflow_scripts.architectures import architecture_kind, resolve_architecture
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.experiments import experiment_card, experiment_cards
+from workflow_scripts.experiments.card import enabled_models
+from workflow_scripts.validation import fill_defaults, first_error
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
 
 
+@cache
+def _schema_text() -> str:
+    return SCHEMA_PATH.read_text()
+
+
+def config_schema() -> dict[str, Any]:
+    """config/schema.yaml with every declared experiment's block."""
+    schema = yaml.safe_load(_schema_text())
+    schema["properties"]["experiments"]["properties"] = {
+        name: card.config_schema() for name, card in experiment_cards().items()
+    }
+    return schema
+
+
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Validate against config/schema.yaml, fill its defaults, then run cross-key checks.
+    """Validate, fill defaults, resolve each variant's architecture, then run cross-key checks.
 
     Raises ``ConfigError`` whose message starts with the offending key, e.g.
     ``config key experiments.oscillator.training.steps: -5 is less than the minimum of 1``.
     """
-    import jsonschema
-    from snakemake.utils import validate
-
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(config)
-    )
+    schema = config_schema()
+    error = first_error(schema, config)
     if error is not None:
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise ConfigError(f"config key {key}: {error.message}")
-    validate(config, str(SCHEMA_PATH), set_default=True)
+        key, message = error
+        raise ConfigError(f"config key {key or '(top level)'}: {message}")
+    fill_defaults(schema, config)
     check_config(config)
     return config
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML silently keeps the last)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(
+                f"{key_node.start_mark.name}, line {line}: duplicate key {key!r} (first on line "
+                f"{seen[key]}); YAML would silently keep the last value"
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A config file as a mapping; a ConfigError naming the file (and line) for a YAML syntax
+    error, a tab in the indentation, a duplicate key, an empty file or a non-mapping."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"config file {path}: cannot be read ({error.strerror})") from error
+    try:
+        content = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        hint = " (a tab: YAML indents with spaces only)" if "\t" in text else ""
+        raise ConfigError(f"config file {path}{where}: {error.problem}{hint}") from error
+    if content is None:
+        raise ConfigError(f"config file {path}: is empty; a config is a mapping of keys")
+    if not isinstance(content, dict):
+        raise ConfigError(
+            f"config file {path}: the top level is a {type(content).__name__}, not a mapping "
+            "of keys (e.g. 'seeds: [0, 1]')"
+        )
+    return content
+
+
+def check_config_files(paths: list[str | Path]) -> None:
+    """Re-read every config file Snakemake merged, strictly (duplicates are an error)."""
+    for path in paths:
+        read_config_file(path)
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
-    with open(path) as stream:
-        return validate_config(yaml.safe_load(stream) or {})
+    return validate_config(read_config_file(path))
 
 
 def enabled_experiments(config: dict[str, Any]) -> list[str]:
@@ -49,8 +121,7 @@ def seeds_of(config: dict[str, Any], experiment: str) -> list[int]:
 
 def models_of(config: dict[str, Any], experiment: str) -> list[str]:
     """The enabled variants; none for a data-only experiment (e.g. shear_flow's data stage)."""
-    models = config["experiments"][experiment].get("models", {})
-    return [name for name, variant in models.items() if variant.get("enabled", True)]
+    return list(enabled_models(config["experiments"][experiment]))
 
 
 def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[str, Any]:
@@ -82,158 +153,62 @@ def evaluation_settings(config: dict[str, Any], experiment: str) -> dict[str, An
 
 
 def check_config(config: dict[str, Any]) -> None:
-    """Checks across keys that JSON Schema cannot express."""
-    if not enabled_experiments(config):
+    """Checks across keys that JSON Schema cannot express: the carbon block, every variant's
+    architecture against its kind, then each experiment's own checks (its card's)."""
+    experiments = enabled_experiments(config)
+    if not experiments:
         raise ConfigError("experiments: every experiment has enabled: false; nothing to run")
-    for experiment in enabled_experiments(config):  # a switched-off block is not run: not checked
+    _check_carbon(config["carbon"])
+    for experiment in experiments:  # a switched-off block is not run: not checked
+        card = experiment_card(experiment)
         block = config["experiments"][experiment]
-        models = {name: block["models"][name] for name in models_of(config, experiment)}
-        data = block.get("data", {})
-        if experiment == "oscillator":
-            if data["delta"] >= data["omega0"]:
+        if block.get("models") and not enabled_models(block):
+            raise ConfigError(
+                f"experiments.{experiment}: enabled, but every variant has enabled: false; "
+                f"switch the experiment off (experiments.{experiment}.enabled: false) or a "
+                "variant on"
+            )
+        for model, variant in enabled_models(block).items():
+            _check_variant(card, f"experiments.{experiment}.models.{model}", variant)
+        for check in card.checks:
+            check(block, config)
+
+
+def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
+    """Resolve the variant's architecture (its kind's keys and defaults, in place) and refuse
+    loss weights it would not use."""
+    family = card.family
+    variant["architecture"] = resolve_architecture(
+        variant.get("architecture", {}),
+        family.architectures,
+        family.default_architecture,
+        f"{key}.architecture",
+    )
+    weights = variant.get("loss_weights", {})
+    if not any(weight > 0 for weight in weights.values()):
+        raise ConfigError(f"{key}.loss_weights: at least one weight must be positive")
+    name = variant["architecture"]["kind"]
+    kind = architecture_kind(name, family.architectures)
+    if kind.loss_terms is not None:
+        for term, weight in sorted(weights.items()):
+            if weight > 0 and term not in kind.loss_terms:
                 raise ConfigError(
-                    "experiments.oscillator.data.delta must be below omega0 (underdamped), "
-                    f"got delta={data['delta']}, omega0={data['omega0']}"
+                    f"{key}.loss_weights.{term}: a {name} uses only "
+                    f"{', '.join(kind.loss_terms)}; the weight would be ignored"
                 )
-            if data["observation_end"] > data["t_end"]:
-                raise ConfigError(
-                    "experiments.oscillator.data.observation_end must not exceed t_end"
-                )
-        if experiment == "shear_flow":
-            _check_shear_flow_data(data)
-            _check_rollout_steps(config, data)
-            if models:
-                _check_shear_flow_models(models, block, data)
-        for model, variant in models.items():
-            key = f"experiments.{experiment}.models.{model}"
-            weights = variant.get("loss_weights", {})
-            if not any(w > 0 for w in weights.values()):
-                raise ConfigError(f"{key}.loss_weights: at least one weight must be positive")
-            if experiment == "burgers":
-                _check_burgers_points(key, weights, data)
 
 
-def _check_burgers_points(key: str, weights: dict[str, float], data: dict[str, Any]) -> None:
-    """A positive loss weight needs points to evaluate its term on (else its MSE is NaN)."""
-    if weights.get("data", 0) > 0 and data["n_observations"] == 0:
-        raise ConfigError(
-            f"{key}.loss_weights.data is positive but experiments.burgers.data.n_observations "
-            "is 0: set observations or drop the data term"
-        )
-    if weights.get("conditions", 0) > 0 and data["n_initial"] + data["n_boundary"] == 0:
-        raise ConfigError(
-            f"{key}.loss_weights.conditions is positive but experiments.burgers.data.n_initial "
-            "and n_boundary are both 0: set condition points or drop the conditions term"
-        )
-
-
-def _check_shear_flow_data(data: dict[str, Any]) -> None:
-    """The trajectory budget of a parameter pair, and a regrid target the source grid allows."""
-    from workflow_scripts.data.sources import INITIAL_CONDITIONS, source_resolution
-
-    prefix = "experiments.shear_flow.data"
-    trajectories = data["simulate"]["trajectories"]
-    if data["source"] == "simulate" and sum(trajectories.values()) > len(INITIAL_CONDITIONS):
-        raise ConfigError(
-            f"{prefix}.simulate.trajectories: {sum(trajectories.values())} in all, but a "
-            f"(Re, Sc) pair has only {len(INITIAL_CONDITIONS)} initial conditions"
-        )
-    regrid = data["regrid"]
-    for axis, source_n in zip(("nx", "ny"), source_resolution(data), strict=True):
-        target_n = regrid[axis]
-        key = f"{prefix}.regrid.{axis}"
-        if target_n > source_n:
-            raise ConfigError(f"{key}: {target_n} is finer than the source grid ({source_n})")
-        if regrid["method"] == "block_mean" and source_n % target_n:
-            raise ConfigError(
-                f"{key}: block_mean needs a divisor of the source grid ({source_n}), got {target_n}"
-            )
-
-
-# Frames per trajectory of The Well's shear_flow files (the download source).
-WELL_SHEAR_FLOW_FRAMES = 200
-
-
-def _check_rollout_steps(config: dict[str, Any], data: dict[str, Any]) -> None:
-    """A rollout no longer than the test trajectories hold, naming the key that set it."""
-    steps = evaluation_settings(config, "shear_flow")["rollout_steps"]
-    if steps is None:
+def _check_carbon(carbon: dict[str, Any]) -> None:
+    """A national grid intensity that codecarbon has, where none is forced."""
+    if carbon["grid_intensity_g_per_kwh"] is not None:
         return
-    from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
+    code = carbon["country_iso_code"]
+    from codecarbon.input import DataSource
 
-    override = "rollout_steps" in config["experiments"]["shear_flow"].get("evaluation", {})
-    key = ("experiments.shear_flow." if override else "") + "evaluation.rollout_steps"
-    if data["source"] == "simulate":
-        frames, origin = data["simulate"]["n_snapshots"], "experiments.shear_flow.data.simulate."
-        origin += "n_snapshots gives"
-    else:
-        frames, origin = WELL_SHEAR_FLOW_FRAMES, "The Well's trajectories hold"
-    if steps > frames - INPUT_FRAMES:
+    known = DataSource().get_global_energy_mix_data()
+    if code not in known:
         raise ConfigError(
-            f"{key}: {steps} steps, but {origin} {frames} frames, enough for "
-            f"{frames - INPUT_FRAMES} steps after {INPUT_FRAMES} inputs"
+            f"config key carbon.country_iso_code: {code!r} is not a country codecarbon knows "
+            "(ISO 3166-1 alpha-3, e.g. DNK, DEU, USA); it would fall back to a world average. "
+            "Or force carbon.grid_intensity_g_per_kwh"
         )
-
-
-def _check_shear_flow_models(
-    models: dict[str, Any], block: dict[str, Any], data: dict[str, Any]
-) -> None:
-    """What the forecasters need of the data and the budget, before any job runs."""
-    from workflow_scripts.data.sources import splits
-
-    prefix = "experiments.shear_flow"
-    _check_forecaster_kinds(models)
-    if "training" not in block:
-        raise ConfigError(f"{prefix}.training: required when models are configured")
-    if "batch_size" not in block["training"]:
-        raise ConfigError(f"{prefix}.training.batch_size: required when models are configured")
-    missing = {"train", "valid", "test"} - set(splits(data))
-    if missing:
-        key = "simulate.trajectories" if data["source"] == "simulate" else "download.splits"
-        raise ConfigError(
-            f"{prefix}.data.{key}: the forecasters need train, valid (the learning curve) and "
-            f"test splits; missing: {', '.join(sorted(missing))}"
-        )
-    from workflow_scripts.models.registry import forecaster_kind
-
-    nx, ny = data["regrid"]["nx"], data["regrid"]["ny"]
-    for model, variant in models.items():
-        architecture = variant["architecture"]
-        kind = forecaster_kind(architecture["kind"])
-        key = f"{prefix}.models.{model}.architecture"
-        factor = kind.grid_multiple(architecture) if kind.grid_multiple else 1
-        if nx % factor or ny % factor:
-            raise ConfigError(
-                f"{key}: a {architecture['kind']} with these levels/pool needs a grid divisible "
-                f"by {factor}, but {prefix}.data.regrid is {nx} x {ny}"
-            )
-        weights = sorted(variant["loss_weights"].items())
-        unused = [term for term, weight in weights if weight > 0 and term not in kind.loss_terms]
-        if unused:
-            raise ConfigError(
-                f"{prefix}.models.{model}.loss_weights.{unused[0]}: a {architecture['kind']} "
-                f"uses only {', '.join(kind.loss_terms)}; the weight would be ignored"
-            )
-        modes = architecture.get("modes")
-        if modes is not None and (modes[0] > nx or modes[1] > ny):
-            raise ConfigError(
-                f"{key}.modes: {modes} exceed the {nx} x {ny} grid of {prefix}.data.regrid "
-                "(the FNO would silently keep fewer)"
-            )
-
-
-def _check_forecaster_kinds(models: dict[str, Any]) -> None:
-    """Every shear-flow variant names a registered forecaster (imports the model modules)."""
-    if not models:
-        return
-    from workflow_scripts.models.registry import forecaster_kinds
-
-    kinds = forecaster_kinds()
-    for model, variant in models.items():
-        kind = variant["architecture"]["kind"]
-        if kind not in kinds:
-            raise ConfigError(
-                f"experiments.shear_flow.models.{model}.architecture.kind: {kind!r} is not a "
-                f"registered forecaster (registered: {', '.join(kinds)}); add a module under "
-                "workflow_scripts/models that registers it with register_forecaster"
-            )

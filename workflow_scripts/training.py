@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
 from workflow_scripts.experiments import experiment_class
-from workflow_scripts.experiments.base import Experiment, VariantSpec
+from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.families.base import Experiment
 from workflow_scripts.files import atomic_path, write_json
 from workflow_scripts.measurement import (
     count_flops,

@@ -1,18 +1,58 @@
-"""Data stage of the PINN-family experiments: sample points, write dataset.nc."""
+"""Data stage of the PINN-family experiments: the point sets, written to dataset.nc."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import xarray as xr
+
 from workflow_scripts.data.cost import measured_data_stage
 from workflow_scripts.energy import CarbonSettings
-from workflow_scripts.experiments import dataset_maker
-from workflow_scripts.experiments.pointwise import write_dataset
+from workflow_scripts.files import atomic_path
+
+
+def pointwise_dataset(
+    coordinates: tuple[str, ...],
+    *,
+    observations: tuple[np.ndarray, np.ndarray],
+    conditions: tuple[np.ndarray, np.ndarray],
+    collocation: np.ndarray,
+    test: tuple[np.ndarray, np.ndarray],
+    attrs: dict,
+) -> xr.Dataset:
+    """Pack the point sets of a pointwise experiment into one self-describing Dataset."""
+
+    def points(name: str, inputs: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(np.asarray(inputs, dtype=np.float64), dims=(name, "coordinate"))
+
+    def values(name: str, targets: np.ndarray) -> xr.DataArray:
+        return xr.DataArray(np.asarray(targets, dtype=np.float64).reshape(-1), dims=(name,))
+
+    return xr.Dataset(
+        {
+            "observation_inputs": points("observation", observations[0]),
+            "observation_values": values("observation", observations[1]),
+            "condition_inputs": points("condition", conditions[0]),
+            "condition_values": values("condition", conditions[1]),
+            "collocation_inputs": points("collocation", collocation),
+            "test_inputs": points("test", test[0]),
+            "test_values": values("test", test[1]),
+        },
+        coords={"coordinate": list(coordinates)},
+        attrs=attrs,
+    )
+
+
+def write_dataset(dataset: xr.Dataset, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        dataset.to_netcdf(tmp, engine="h5netcdf")
 
 
 def generate_dataset(
-    experiment: str,
+    make_dataset: Callable[[dict[str, Any]], xr.Dataset],
     data_settings: dict[str, Any],
     *,
     dataset_path: Path,
@@ -20,7 +60,8 @@ def generate_dataset(
     emissions_path: Path,
     carbon: CarbonSettings,
 ) -> None:
+    """Make the experiment's point sets (its card's ``make_dataset``) under an energy meter."""
     with measured_data_stage("data", carbon, emissions_path, cost_path) as facts:
-        dataset = dataset_maker(experiment)(data_settings)
+        dataset = make_dataset(data_settings)
         write_dataset(dataset, dataset_path)
         facts["points"] = {name: int(size) for name, size in dataset.sizes.items()}

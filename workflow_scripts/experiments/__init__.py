@@ -1,33 +1,47 @@
-"""Registry of experiments: name -> (dataset maker, Experiment class), imported lazily."""
+"""The experiments, each declared once by the ``CARD`` of its own module in this package.
+
+A new experiment is a new module here (its card, dataset maker and figures) plus its config
+entry; :func:`experiment_cards` finds it. Card modules are torch-free, so the Snakefile and the
+config check read them cheaply; jobs get the torch side through :func:`experiment_class`.
+"""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
-import xarray as xr
-
-from workflow_scripts.experiments.base import Experiment
-
-# name -> (module, dataset maker, experiment class). Adding an experiment is one line here.
-_REGISTRY: dict[str, tuple[str, str, str]] = {
-    "oscillator": ("oscillator", "make_oscillator_dataset", "OscillatorExperiment"),
-    "burgers": ("burgers", "make_burgers_dataset", "BurgersExperiment"),
-    "shear_flow": ("shear_flow", "make_shear_flow_dataset", "ShearFlowExperiment"),
-}
+from workflow_scripts.experiments.card import ExperimentCard
 
 
-def _lookup(name: str, index: int) -> Any:
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    module = importlib.import_module(f"workflow_scripts.experiments.{_REGISTRY[name][0]}")
-    return getattr(module, _REGISTRY[name][index])
+@cache
+def experiment_cards() -> dict[str, ExperimentCard]:
+    """Every declared experiment, by name."""
+    cards: dict[str, ExperimentCard] = {}
+    for module in pkgutil.iter_modules(__path__):
+        card = getattr(importlib.import_module(f"{__name__}.{module.name}"), "CARD", None)
+        if card is None:
+            continue
+        if card.name in cards:
+            raise ValueError(f"experiment {card.name!r} is declared twice")
+        cards[card.name] = card
+    return cards
 
 
-def dataset_maker(name: str) -> Callable[[dict[str, Any]], xr.Dataset]:
-    return _lookup(name, 1)
+def experiment_card(name: str) -> ExperimentCard:
+    cards = experiment_cards()
+    if name not in cards:
+        raise KeyError(f"unknown experiment {name!r}; declared: {', '.join(sorted(cards))}")
+    return cards[name]
 
 
-def experiment_class(name: str) -> type[Experiment]:
-    return _lookup(name, 2)
+def dataset_maker(name: str) -> Callable[[dict[str, Any]], Any]:
+    """The generated dataset of a PINN-family experiment, from its data settings."""
+    return experiment_card(name).family.make_dataset
+
+
+def experiment_class(name: str) -> Callable[..., Any]:
+    """``factory(data_path, device, dtype)`` -> the experiment's data on a device (torch)."""
+    return experiment_card(name).experiment_factory()

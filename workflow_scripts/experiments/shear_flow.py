@@ -1,281 +1,251 @@
 """Experiment 3 (the study's main one): next-frame forecasting of the 2D shear flow.
 
-The data are the regridded Zarr stores of the regrid stage (``<data>/{train,valid,test}.zarr``
-with ``<split>.stats.yaml`` beside them); they are small, so each split is loaded whole as a
-float32 tensor (trajectory, time, field, x, y), z-scored with the TRAIN statistics. A sample is
-a window of ``INPUT_FRAMES`` consecutive frames (channel = frame·4 + field, oldest first, the
-layout of :func:`metrics.autoregressive_rollout`) and the frame that follows.
-
-Variants (``architecture.kind``, each registered by its module in ``models/``, see
-``models/registry.py``): ``unet`` (no prior), ``unet_physloss`` (U-Net plus the soft
-``shear_flow_penalty`` terms), ``flow_matching`` (conditional flow matching), ``fno`` (spectral,
-periodic) and ``fno_divfree`` (FNO with an exactly divergence-free velocity). U-Net and FNO
-predict the increment over the last frame (``residual: true``, the default here, not the
-study's): with a few hundred steps on a CPU, direct prediction does not beat persistence,
-because the one-step change is only a few per cent of a field's spread.
+The data are The Well's ``shear_flow`` files (simulated by the embedded solver or downloaded),
+regridded to one Zarr store per split (``data/``, ``rules/data.smk``, ``rules/regrid.smk``).
+Five variants forecast the next frame of (tracer, pressure, u_x, u_y) from ``INPUT_FRAMES``;
+their architectures are declared in ``workflow_scripts/architectures`` and their training and
+scoring live in ``families/forecasting.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-import xarray as xr
 import yaml
-from torch import Tensor, nn
 
-from workflow_scripts.experiments.base import Experiment, VariantSpec
-from workflow_scripts.experiments.pointwise import write_dataset
-from workflow_scripts.metrics import (
-    autoregressive_rollout,
-    field_metrics,
-    mse_skill_score,
-    rollout_metrics,
+from workflow_scripts.architectures import architecture_kind
+from workflow_scripts.errors import ConfigError
+from workflow_scripts.experiments.card import (
+    ExperimentCard,
+    Figure,
+    FigureInputs,
+    ForecastingFamily,
+    enabled_models,
 )
-from workflow_scripts.models.registry import ForecastSetting, build_forecaster
-from workflow_scripts.physics.shear_flow import FIELD_NAMES
-from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
-from workflow_scripts.runtime import to_precision
+from workflow_scripts.figures import pareto_figure
 
+#: Frames a forecaster sees; it predicts the one that follows.
 INPUT_FRAMES = 4
-FIELDS = len(FIELD_NAMES)
-# Windows scored by test_mse during training: evenly spread, few, so logging stays cheap.
-TRACKED_WINDOWS = 16
+#: Frames per trajectory of The Well's shear_flow files (the download source).
+WELL_SHEAR_FLOW_FRAMES = 200
+PREFIX = "experiments.shear_flow"
 
 
-def make_shear_flow_dataset(data: dict[str, Any]) -> xr.Dataset:
-    raise RuntimeError(
-        "shear_flow has no dataset maker: its data come from the simulate/download -> regrid "
-        "stages (results/shear_flow/data/{train,valid,test}.zarr)"
-    )
+def check_data(block: dict[str, Any], config: dict[str, Any]) -> None:
+    """The trajectory budget of a parameter pair, and a regrid target the source grid allows."""
+    from workflow_scripts.data.sources import INITIAL_CONDITIONS, source_resolution
 
-
-def load_split(directory: Path, split: str) -> tuple[Tensor, Tensor, float]:
-    """(trajectory, time, field, x, y) float32 fields, (trajectory,) diffusivities 1/(Re·Sc)
-    and the time between frames."""
-    with xr.open_zarr(directory / f"{split}.zarr") as store:
-        fields = np.stack([store[name].values for name in FIELD_NAMES], axis=2)
-        diffusivity = tracer_diffusivity(
-            torch.as_tensor(store["reynolds"].values, dtype=torch.float64),
-            torch.as_tensor(store["schmidt"].values, dtype=torch.float64),
+    data = block["data"]
+    trajectories = data["simulate"]["trajectories"]
+    if data["source"] == "simulate" and sum(trajectories.values()) > len(INITIAL_CONDITIONS):
+        raise ConfigError(
+            f"{PREFIX}.data.simulate.trajectories: {sum(trajectories.values())} in all, but a "
+            f"(Re, Sc) pair has only {len(INITIAL_CONDITIONS)} initial conditions"
         )
-        dt = float(np.diff(store["time"].values[:2])[0]) if store.sizes["time"] > 1 else 0.1
-    return torch.as_tensor(fields, dtype=torch.float32), diffusivity.float(), dt
-
-
-class Windows:
-    """The (trajectory, start) index of every window of one z-scored split."""
-
-    def __init__(self, series: Tensor, diffusivity: Tensor) -> None:
-        self.series = series  # (trajectory, time, field, x, y), z-scored
-        self.diffusivity = diffusivity
-        n_traj, n_time = series.shape[:2]
-        if n_time <= INPUT_FRAMES:
-            raise ValueError(f"{n_time} frames per trajectory; a window needs {INPUT_FRAMES + 1}")
-        starts = torch.arange(n_time - INPUT_FRAMES)
-        self.index = torch.cartesian_prod(torch.arange(n_traj), starts)  # (N, 2)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def batch(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Inputs (B, 4·4, x, y), target (B, 4, x, y) and diffusivity (B,) of windows ``rows``."""
-        traj, start = self.index[rows].unbind(dim=1)
-        frames = self.series[traj[:, None], start[:, None] + torch.arange(INPUT_FRAMES + 1)]
-        inputs = frames[:, :INPUT_FRAMES].flatten(start_dim=1, end_dim=2)
-        return inputs, frames[:, INPUT_FRAMES], self.diffusivity[traj]
-
-
-class ShearFlowExperiment(Experiment):
-    name = "shear_flow"
-
-    def __init__(self, data_path: Path, device: torch.device, dtype: torch.dtype) -> None:
-        # data_path: the directory of the stores, or one store in it (the train rule's input).
-        data_path = Path(data_path)
-        directory = data_path.parent if data_path.suffix == ".zarr" else data_path
-        super().__init__(directory, device, dtype)
-        stats = yaml.safe_load((directory / "train.stats.yaml").read_text())
-        self.mean = torch.tensor([stats["mean"][n] for n in FIELD_NAMES], dtype=dtype)
-        self.std = torch.tensor([stats["std"][n] for n in FIELD_NAMES], dtype=dtype)
-        # Typical one-step change per field in z-units: the scale of a residual model's output.
-        self.delta_scale = torch.tensor([stats["std_delta"][n] for n in FIELD_NAMES]) / self.std
-        self.splits: dict[str, Windows] = {}
-        for split in ("train", "valid", "test"):
-            if (directory / f"{split}.zarr").exists():
-                fields, diffusivity, self.dt = load_split(directory, split)
-                series = self.normalise(fields.to(device=device, dtype=dtype))
-                self.splits[split] = Windows(series, diffusivity.to(device=device, dtype=dtype))
-        if "valid" not in self.splits:  # the config check requires it; a bare store may lack it
-            raise FileNotFoundError(
-                f"{directory / 'valid.zarr'} not found: the learning curve is tracked on the "
-                "valid split, never on test"
+    regrid = data["regrid"]
+    for axis, source_n in zip(("nx", "ny"), source_resolution(data), strict=True):
+        target_n = regrid[axis]
+        key = f"{PREFIX}.data.regrid.{axis}"
+        if target_n > source_n:
+            raise ConfigError(f"{key}: {target_n} is finer than the source grid ({source_n})")
+        if regrid["method"] == "block_mean" and source_n % target_n:
+            raise ConfigError(
+                f"{key}: block_mean needs a divisor of the source grid ({source_n}), got {target_n}"
             )
-        self.tracked = self.splits["valid"]
-        rows = torch.linspace(0, len(self.tracked) - 1, min(TRACKED_WINDOWS, len(self.tracked)))
-        self.tracked_rows = rows.round().long().unique()
-        # Minibatches from their own generator, seeded from the run's seed (seed_everything ran
-        # just before), so the sample sequence is part of the checkpointed state.
-        self.generator = torch.Generator().manual_seed(torch.initial_seed())
-        self._rollouts: dict[int, dict[str, Any]] = {}
-        self.mean, self.std = self.mean.to(device), self.std.to(device)
 
-    @property
-    def prediction_unit(self) -> str:  # type: ignore[override]
-        nx, ny = self.splits["train"].series.shape[-2:]
-        return f"one forecast step of one {FIELDS}-field frame ({nx} × {ny})"
 
-    # -- normalisation ---------------------------------------------------------------------
-    def _shape(self, values: Tensor) -> Tensor:
-        return values.to(self.device)[:, None, None]  # broadcast over (field, x, y)
-
-    def normalise(self, fields: Tensor) -> Tensor:
-        return (fields - self._shape(self.mean)) / self._shape(self.std)
-
-    def denormalise(self, fields: Tensor) -> Tensor:
-        return fields * self._shape(self.std) + self._shape(self.mean)
-
-    # -- sampler state, saved in training checkpoints --------------------------------------
-    def sampler_state(self) -> Tensor:
-        return self.generator.get_state()
-
-    def load_sampler_state(self, state: Tensor) -> None:
-        self.generator.set_state(state)
-
-    # -- models and losses -----------------------------------------------------------------
-    def build_model(self, spec: VariantSpec) -> nn.Module:
-        """The variant's registered forecaster (``architecture.kind``, see models/registry)."""
-        setting = ForecastSetting(
-            input_frames=INPUT_FRAMES,
-            fields=FIELDS,
-            delta_scale=self.delta_scale,
-            mean=self.mean,
-            std=self.std,
+def check_rollout_steps(block: dict[str, Any], config: dict[str, Any]) -> None:
+    """A rollout no longer than the test trajectories hold, naming the key that set it."""
+    override = "rollout_steps" in block.get("evaluation", {})
+    steps = (block.get("evaluation", {}) if override else config["evaluation"])["rollout_steps"]
+    if steps is None:
+        return
+    key = (f"{PREFIX}." if override else "") + "evaluation.rollout_steps"
+    data = block["data"]
+    if data["source"] == "simulate":
+        frames = data["simulate"]["n_snapshots"]
+        origin = f"{PREFIX}.data.simulate.n_snapshots gives"
+    else:
+        frames, origin = WELL_SHEAR_FLOW_FRAMES, "The Well's trajectories hold"
+    if steps > frames - INPUT_FRAMES:
+        raise ConfigError(
+            f"{key}: {steps} steps, but {origin} {frames} frames, enough for "
+            f"{frames - INPUT_FRAMES} steps after {INPUT_FRAMES} inputs"
         )
-        model = build_forecaster(spec.architecture, setting)
-        return to_precision(model.to(device=self.device), self.dtype)
 
-    def loss_terms(self, model: nn.Module, spec: VariantSpec) -> dict[str, Tensor]:
-        train = self.splits["train"]
-        rows = torch.randint(
-            len(train), (spec.training["batch_size"],), generator=self.generator
-        ).to(train.index.device)
-        inputs, target, diffusivity = train.batch(rows)
-        weights = spec.loss_weights
-        if hasattr(model, "training_loss"):  # a model with its own objective (flow matching)
-            # Its time and noise also come from the sampler's generator (CPU), hence moved.
-            return {"data": model.training_loss(inputs, target, _on_cpu(self.generator, model))}
-        prediction = model(inputs)
-        terms = {"data": (prediction - target).square().mean()}
-        if weights.get("divergence", 0) > 0 or weights.get("tracer", 0) > 0:
-            penalty = shear_flow_penalty(
-                inputs,
-                prediction,
-                mean=self.mean,
-                std=self.std,
-                diffusivity=diffusivity,
-                dt=self.dt,
+
+def check_models(block: dict[str, Any], config: dict[str, Any]) -> None:
+    """What the forecasters need of the data and the budget, before any job runs."""
+    from workflow_scripts.data.sources import splits
+
+    models = enabled_models(block)
+    if not models:
+        return
+    if "training" not in block:
+        raise ConfigError(f"{PREFIX}.training: required when models are configured")
+    if "batch_size" not in block["training"]:
+        raise ConfigError(f"{PREFIX}.training.batch_size: required when models are configured")
+    data = block["data"]
+    missing = {"train", "valid", "test"} - set(splits(data))
+    if missing:
+        key = "simulate.trajectories" if data["source"] == "simulate" else "download.splits"
+        raise ConfigError(
+            f"{PREFIX}.data.{key}: the forecasters need train, valid (the learning curve) and "
+            f"test splits; missing: {', '.join(sorted(missing))}"
+        )
+    nx, ny = data["regrid"]["nx"], data["regrid"]["ny"]
+    for model, variant in models.items():
+        architecture = variant["architecture"]
+        kind = architecture_kind(architecture["kind"], "field")
+        problem = kind.grid_problem(architecture, nx, ny) if kind.grid_problem else None
+        if problem:
+            raise ConfigError(
+                f"{PREFIX}.models.{model}.architecture: a {architecture['kind']} {problem}, but "
+                f"{PREFIX}.data.regrid is {nx} x {ny}"
             )
-            terms.update({k: v for k, v in penalty.items() if weights.get(k, 0) > 0})
-        return {k: v for k, v in terms.items() if weights.get(k, 0) > 0}
 
-    # -- scores ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def _one_step(self, model: nn.Module, windows: Windows, rows: Tensor) -> tuple[Tensor, ...]:
-        inputs, target, _ = windows.batch(rows)
-        return inputs, model(inputs), target
 
-    def test_mse(self, model: nn.Module) -> float:
-        _, prediction, target = self._one_step(model, self.tracked, self.tracked_rows)
-        return float((prediction - target).square().mean())
+def _fields_figure(name: str, what: str) -> Any:
+    """A figure of figures/fields.py: f(predictions, table, outputs, title)."""
 
-    def efficacy_metrics(self, model: nn.Module) -> dict[str, Any]:
-        test = self.splits["test"]
-        rows = torch.arange(len(test))
-        inputs, prediction, target = self._one_step(model, test, rows)
-        error = prediction - target
-        physical_prediction, physical_target = (
-            self.denormalise(prediction),
-            self.denormalise(target),
-        )
-        persistence = self.denormalise(inputs[:, -FIELDS:])
-        metrics: dict[str, Any] = {
-            "test_mse": float(error.square().mean()),
-            "test_rel_l2": float(
-                (physical_prediction - physical_target).norm() / physical_target.norm()
+    def draw(inputs: FigureInputs, outputs: Sequence[Path], card: ExperimentCard) -> None:
+        from workflow_scripts.figures import fields
+
+        plot = getattr(fields, name)
+        plot(inputs.predictions, inputs.table(), outputs, title=f"{card.title}: {what}")
+
+    return draw
+
+
+DATA_SCHEMA = yaml.safe_load(
+    """
+type: object
+additionalProperties: false
+required: [simulate, regrid]
+properties:
+  source: {enum: [simulate, download], default: simulate, description: "simulate: the embedded solver; download: The Well's files (network)"}
+  simulate:
+    type: object
+    additionalProperties: false
+    properties:
+      nx: {type: integer, minimum: 8, default: 64, description: "grid points in x (Lx = 1)"}
+      ny: {type: integer, minimum: 8, default: 128, description: "grid points in y (Ly = 2)"}
+      reynolds: {type: array, minItems: 1, uniqueItems: true, items: {enum: [10000.0, 50000.0, 100000.0, 500000.0], description: "Reynolds numbers of The Well's shear_flow"}, default: [10000.0]}
+      schmidt: {type: array, minItems: 1, uniqueItems: true, items: {enum: [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0], description: "Schmidt numbers of The Well's shear_flow"}, default: [1.0]}
+      trajectories:
+        type: object
+        additionalProperties: false
+        description: "trajectories per (Re, Sc) file and split; at most 40 in all (the initial conditions of a pair)"
+        properties:
+          train: {$ref: "#/$defs/positive_int", default: 4}
+          valid: {$ref: "#/$defs/non_negative_int", default: 1}
+          test: {$ref: "#/$defs/positive_int", default: 1}
+        default: {}
+      n_snapshots: {type: integer, minimum: 6, maximum: 200, default: 60, description: "frames per trajectory, t = 0, dt, ...; the dataset has 200"}
+      snapshot_dt: {$ref: "#/$defs/positive_number", default: 0.1}
+      cfl: {type: number, exclusiveMinimum: 0, maximum: 2.0, default: 0.5}
+      dealias: {enum: ["3/2", "2/3"], default: "3/2"}
+      hyperviscosity: {$ref: "#/$defs/non_negative_number", default: 0.0, description: "damping rate at the cutoff wavenumber; 0 = off"}
+      dtype: {enum: [float32, float64], default: float64}
+      seed: {$ref: "#/$defs/non_negative_int", default: 0, description: "shuffles the 40 initial conditions of each pair before they are dealt to the splits"}
+      threads: {$ref: "#/$defs/positive_int", default: 1}
+  download:
+    type: object
+    additionalProperties: false
+    default: {}
+    properties:
+      base_url: {type: string, pattern: "^https?://", default: "https://sdsc-users.flatironinstitute.org/~polymathic/data/the_well"}
+      dest: {type: string, minLength: 1, default: resources/the_well}
+      splits: {type: array, minItems: 1, uniqueItems: true, items: {enum: [train, valid, test]}, default: [train, valid, test]}
+      parameter_pairs:
+        description: "(Re, Sc) pairs to fetch; null = all 28"
+        oneOf:
+          - {type: "null"}
+          - {type: array, minItems: 1, items: {type: array, minItems: 2, maxItems: 2, prefixItems: [{enum: [10000.0, 50000.0, 100000.0, 500000.0], description: "Reynolds numbers of The Well's shear_flow"}, {enum: [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0], description: "Schmidt numbers of The Well's shear_flow"}]}}
+        default: null
+      first_only: {type: boolean, default: false, description: "only the first selected pair (a quick look)"}
+      retries: {$ref: "#/$defs/non_negative_int", default: 5}
+      backoff_s: {$ref: "#/$defs/non_negative_number", default: 2.0}
+      timeout_s: {$ref: "#/$defs/positive_number", default: 120.0}
+  regrid:
+    type: object
+    additionalProperties: false
+    properties:
+      nx: {$ref: "#/$defs/positive_int", default: 32}
+      ny: {$ref: "#/$defs/positive_int", default: 64}
+      method: {enum: [spectral, block_mean], default: spectral, description: "spectral: Fourier truncation (exact for band-limited periodic fields); block_mean: conservative averaging"}
+      time_chunk: {$ref: "#/$defs/positive_int", default: 10, description: "time steps per Zarr chunk (one trajectory x this many frames x the plane)"}
+      scheduler: {type: string, pattern: "^(threads|processes|synchronous|tcp://.+)$", default: threads, description: "dask scheduler: threads, processes, synchronous, or a dask.distributed address tcp://host:port"}
+      threads: {$ref: "#/$defs/positive_int", default: 2, description: "Dask workers of a local scheduler (and Snakemake threads of a regrid job)"}
+"""
+)
+
+CARD = ExperimentCard(
+    name="shear_flow",
+    title="Shear flow",
+    description="2D incompressible shear flow with a passive tracer (The Well `shear_flow`): "
+    "the data come from the embedded spectral solver (default) or The Well's files, and are "
+    "regridded to a Zarr training store per split.",
+    family=ForecastingFamily(
+        experiment="workflow_scripts.families.forecasting:ShearFlowExperiment"
+    ),
+    error="vrmse",
+    error_label="one-step VRMSE (test split, mean over fields)",
+    data_schema=DATA_SCHEMA,
+    required=("data",),  # a data-only run (no models) builds the stores alone
+    checks=(check_data, check_rollout_steps, check_models),
+    figures={
+        "rollout": Figure(
+            needs=("summary", "predictions"),
+            draw=_fields_figure("plot_rollout", "tracer rollout"),
+            caption="Shear flow: the passive tracer of the first test trajectory during an "
+            "autoregressive rollout (each forecast fed back as input), at a few rollout steps. "
+            "Top row: the data; then each variant, first configured training seed. One shared "
+            "colour scale (the data's range). All variants start from the same four true "
+            "frames; differences grow with the step as errors compound.",
+        ),
+        "rollout_error": Figure(
+            needs=("summary", "predictions"),
+            draw=_fields_figure("plot_rollout_error", "rollout error"),
+            caption="Shear flow: VRMSE (The Well's convention, mean over the four fields, "
+            "averaged over the test trajectories) of the autoregressive rollout against the "
+            "rollout step. Lines: median over training seeds; bands: their min–max. Dotted: "
+            "persistence (repeating the last input frame). VRMSE divides by the target's "
+            "spatial variance, so it grows large where a field is nearly uniform (a trajectory "
+            "that relaminarises has almost constant pressure and v_y).",
+        ),
+        "pareto_train": Figure(
+            needs=("summary",),
+            draw=pareto_figure("train_energy_kwh", "training energy", "training energy"),
+            caption="Shear flow: one-step VRMSE on the test split (mean over fields) against "
+            "training energy, at the same optimiser budget (steps × batch) for every variant. "
+            "Small points are seeds, large markers variant medians; the dashed line is the "
+            "Pareto front of the medians. Colours: physics prior none / weak / strong.",
+        ),
+        "pareto_inference": Figure(
+            needs=("summary",),
+            draw=pareto_figure(
+                "inference_energy_kwh_per_prediction",
+                "inference energy per forecast step",
+                "inference energy",
             ),
-            **field_metrics(physical_prediction, physical_target),
-            "persistence_vrmse": field_metrics(persistence, physical_target)["vrmse"],
-            **mse_skill_score(physical_prediction, persistence, physical_target),
-        }
-        rollout = self.rollout(model)
-        metrics["rollout_steps"] = rollout["steps"]
-        for key in ("vrmse", "pearson", "divergence", "divergence_target", "vrmse_persistence"):
-            metrics[f"rollout_{key}"] = rollout["metrics"][key]
-        # Network evaluations per forecast step: the ODE steps of flow matching, else one.
-        metrics["evaluations_per_forecast"] = int(getattr(model, "evaluations_per_forecast", 1))
-        return metrics
-
-    @torch.no_grad()
-    def rollout(self, model: nn.Module) -> dict[str, Any]:
-        """Autoregressive rollout from the first frames of every test trajectory (cached)."""
-        if id(model) not in self._rollouts:
-            series = self.splits["test"].series
-            available = series.shape[1] - INPUT_FRAMES
-            steps = available if self.rollout_steps is None else self.rollout_steps
-            if steps > available:
-                raise ValueError(
-                    f"evaluation.rollout_steps: {steps} steps, but the test trajectories hold "
-                    f"{series.shape[1]} frames, enough for {available} after {INPUT_FRAMES} inputs"
-                )
-            series = series[:, : INPUT_FRAMES + steps]
-            predicted = self.denormalise_frames(
-                autoregressive_rollout(model, series[:, :INPUT_FRAMES], steps)
-            )
-            truth = self.denormalise_frames(series[:, INPUT_FRAMES:])
-            persistence = self.denormalise_frames(series[:, INPUT_FRAMES - 1 : INPUT_FRAMES])
-            metrics = rollout_metrics(predicted, truth)
-            metrics["vrmse_persistence"] = rollout_metrics(persistence.expand_as(truth), truth)[
-                "vrmse"
-            ]
-            self._rollouts[id(model)] = {
-                "steps": steps,
-                "prediction": predicted,
-                "truth": truth,
-                "metrics": metrics,
-            }
-        return self._rollouts[id(model)]
-
-    def denormalise_frames(self, frames: Tensor) -> Tensor:
-        """De-normalise (B, T, field, x, y)."""
-        return self.denormalise(frames.flatten(end_dim=1)).reshape(frames.shape)
-
-    def prediction(self, model: nn.Module) -> Callable[[], Tensor]:
-        inputs, _, _ = self.splits["test"].batch(torch.tensor([0]))
-        return lambda: model(inputs)
-
-    def save_predictions(self, model: nn.Module, path: Path) -> None:
-        """Rollout of the first test trajectory (physical units) and per-step rollout metrics."""
-        rollout = self.rollout(model)
-        dims = ("step", "field", "x", "y")
-        steps = np.arange(1, rollout["steps"] + 1)
-        variables: dict[str, Any] = {
-            "truth": (dims, rollout["truth"][0].double().cpu().numpy()),
-            "prediction": (dims, rollout["prediction"][0].double().cpu().numpy()),
-        }
-        for key, values in rollout["metrics"].items():
-            variables[f"rollout_{key}"] = ("step", np.asarray(values, dtype=np.float64))
-        dataset = xr.Dataset(
-            variables,
-            coords={"step": steps, "field": list(FIELD_NAMES), "time": ("step", steps * self.dt)},
-            attrs={"experiment": self.name, "input_frames": INPUT_FRAMES},
-        )
-        write_dataset(dataset, path)
-
-
-def _on_cpu(generator: torch.Generator, model: nn.Module) -> torch.Generator | None:
-    """The sampler's generator when the model runs on the CPU; on CUDA the global one."""
-    device = next(model.parameters()).device
-    return generator if device.type == "cpu" else None
+            caption="Shear flow: one-step VRMSE on the test split against codecarbon's "
+            "inference energy of one forecast step of one four-field frame at the regridded "
+            "resolution (repeated under one tracker and divided by the count; the axis says "
+            "whether it is a reading or a load-based estimate). Flow matching pays for all its "
+            "vector-field evaluations (ODE steps) per forecast. Small points are seeds, large "
+            "markers variant medians; dashed: the Pareto front of the medians.",
+        ),
+        "divergence": Figure(
+            needs=("summary", "predictions"),
+            draw=_fields_figure("plot_divergence", "divergence"),
+            caption="Shear flow: mean \\|∇·u\\| of the forecast velocity (spectral derivative, "
+            "physical units) against the rollout step, median over seeds with min–max band. "
+            "Dotted: the data's own divergence on the regridded grid (not exactly zero after "
+            "regridding and in float32). fno_divfree projects its velocity onto divergence-free "
+            "fields, so it sits at round-off.",
+        ),
+    },
+)

@@ -40,8 +40,8 @@ from flow_matching.solver import ODESolver
 from flow_matching.utils import ModelWrapper, expand_tensor_like
 from torch import Tensor, nn
 
-from workflow_scripts.models.registry import ForecastSetting, register_forecaster
-from workflow_scripts.models.unet import UNet, unet_grid_multiple
+from workflow_scripts.models.registry import ForecastSetting
+from workflow_scripts.models.unet import UNet
 
 # Vector-field evaluations per step of torchdiffeq's fixed-grid methods (see their step functions).
 # Adaptive methods are refused: their evaluation count, hence inference cost, is data-dependent.
@@ -233,13 +233,6 @@ def unet_vector_field(
     )
 
 
-@register_forecaster(
-    "flow_matching",
-    grid_multiple=lambda architecture: (
-        architecture.get("pool", 2) * unet_grid_multiple(architecture)
-    ),
-    loss_terms=("data",),
-)
 def build_flow_matching_forecaster(
     architecture: dict[str, Any], setting: ForecastSetting
 ) -> FlowMatchingForecaster:
@@ -247,12 +240,12 @@ def build_flow_matching_forecaster(
         unet_vector_field(
             frames=setting.input_frames,
             fields=setting.fields,
-            width=architecture.get("width", 16),
-            levels=architecture.get("levels", 2),
+            width=architecture["width"],
+            levels=architecture["levels"],
         ),
         fields=setting.fields,
-        pool=architecture.get("pool", 2),
-        steps=architecture.get("ode_steps", 10),
-        method=architecture.get("method", "euler"),
-        upsample=architecture.get("upsample", "increment"),
+        pool=architecture["pool"],
+        steps=architecture["ode_steps"],
+        method=architecture["method"],
+        upsample=architecture["upsample"],
     )

@@ -24,7 +24,7 @@ from neuralop.models import FNO
 from torch import Tensor, nn
 
 from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.models.registry import ForecastSetting, register_forecaster
+from workflow_scripts.models.registry import ForecastSetting
 from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, project_divergence_free
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
@@ -138,21 +138,19 @@ class DivergenceFreeOutput(nn.Module):
         return self.project(self.network(inputs, *args, **kwargs))
 
 
-@register_forecaster("fno")
 def build_fno_forecaster(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
     model: nn.Module = FNOForecaster(
         setting.in_channels,
         setting.fields,
-        modes=architecture.get("modes", (8, 16)),
-        width=architecture.get("width", 16),
-        layers=architecture.get("layers", 4),
+        modes=architecture["modes"],
+        width=architecture["width"],
+        layers=architecture["layers"],
     )
-    if architecture.get("residual", True):
+    if architecture["residual"]:
         model = IncrementOutput(model, setting.delta_scale)
     return model
 
 
-@register_forecaster("fno_divfree")
 def build_divergence_free_fno(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
     return DivergenceFreeOutput(
         build_fno_forecaster(architecture, setting),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -51,3 +52,16 @@ class ConstrainedOutput(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         return self.constrain(inputs, self.network(inputs))
+
+
+def build_mlp(architecture: dict[str, Any], in_features: int, out_features: int) -> MLP:
+    """The ``mlp`` architecture kind (declared in ``architectures/mlp.py``)."""
+    return MLP(
+        in_features,
+        out_features,
+        width=architecture["width"],
+        depth=architecture["depth"],
+        activation=architecture["activation"],
+        # Declared only for Snake activations (architectures/mlp.py).
+        **{key: architecture[key] for key in ("snake_frequency",) if key in architecture},
+    )

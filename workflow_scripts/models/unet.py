@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.models.registry import ForecastSetting, register_forecaster
+from workflow_scripts.models.registry import ForecastSetting
 
 
 def _group_count(channels: int, max_groups: int = 8) -> int:
@@ -171,20 +171,14 @@ class UNet(nn.Module):
         return self.head(features)
 
 
-def unet_grid_multiple(architecture: dict[str, Any]) -> int:
-    """Each U-Net level halves the grid."""
-    return 2 ** architecture.get("levels", 2)
-
-
-@register_forecaster("unet", "unet_physloss", grid_multiple=unet_grid_multiple)
 def build_unet_forecaster(architecture: dict[str, Any], setting: ForecastSetting) -> nn.Module:
     """The U-Net forecaster (``unet_physloss`` differs only in its loss weights)."""
     model = UNet(
         setting.in_channels,
         setting.fields,
-        width=architecture.get("width", 16),
-        levels=architecture.get("levels", 2),
+        width=architecture["width"],
+        levels=architecture["levels"],
     )
-    if architecture.get("residual", True):
+    if architecture["residual"]:
         return IncrementOutput(model, setting.delta_scale)
     return model

@@ -1,20 +1,21 @@
-"""Snakemake adapter: every figure rule."""
+"""Snakemake adapter: every figure rule (the drawing function is the card's)."""
 
 from pathlib import Path
 
 import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 
-from workflow_scripts.figures import draw_figure
 from workflow_scripts.logs import logging_to
 
 smk = snakemake  # noqa: F821
 with logging_to(smk.log[0]):
-    draw_figure(
-        smk.params.experiment,
-        smk.params.figure,
-        [Path(p) for p in smk.output],
+    from workflow_scripts.experiments import experiment_card
+    from workflow_scripts.experiments.card import FigureInputs
+
+    card = experiment_card(smk.params.experiment)
+    inputs = FigureInputs(
         summary=Path(smk.input.summary),
         histories=[Path(p) for p in smk.input.get("histories", [])],
         predictions=[Path(p) for p in smk.input.get("predictions", [])],
         dataset=Path(smk.input.dataset) if "dataset" in smk.input.keys() else None,
     )
+    card.figures[smk.params.figure].draw(inputs, [Path(p) for p in smk.output], card)

@@ -13,9 +13,10 @@ warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the
 
 with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
     from workflow_scripts.data.pointwise import generate_dataset
+    from workflow_scripts.experiments import dataset_maker
 
     generate_dataset(
-        smk.wildcards.experiment,
+        dataset_maker(smk.wildcards.experiment),
         smk.params.data,
         dataset_path=Path(smk.output.dataset),
         cost_path=Path(smk.output.cost),

@@ -12,68 +12,37 @@ terms are then the same for every such experiment:
 
 from __future__ import annotations
 
-import abc
+import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
 
-import numpy as np
 import torch
 import xarray as xr
 from torch import Tensor, nn
 
-from workflow_scripts.experiments.base import Experiment, VariantSpec
-from workflow_scripts.files import atomic_path
-from workflow_scripts.models.mlp import MLP, ConstrainedOutput
+from workflow_scripts.architectures import build_architecture
+from workflow_scripts.data.pointwise import write_dataset
+from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.experiments.card import ExperimentCard
+from workflow_scripts.families.base import Experiment
+from workflow_scripts.models.mlp import ConstrainedOutput
 
 LOSS_TERMS = ("data", "conditions", "physics")
 
 
-def pointwise_dataset(
-    coordinates: tuple[str, ...],
-    *,
-    observations: tuple[np.ndarray, np.ndarray],
-    conditions: tuple[np.ndarray, np.ndarray],
-    collocation: np.ndarray,
-    test: tuple[np.ndarray, np.ndarray],
-    attrs: dict,
-) -> xr.Dataset:
-    """Pack the point sets of a pointwise experiment into one self-describing Dataset."""
-
-    def points(name: str, inputs: np.ndarray) -> xr.DataArray:
-        return xr.DataArray(np.asarray(inputs, dtype=np.float64), dims=(name, "coordinate"))
-
-    def values(name: str, targets: np.ndarray) -> xr.DataArray:
-        return xr.DataArray(np.asarray(targets, dtype=np.float64).reshape(-1), dims=(name,))
-
-    return xr.Dataset(
-        {
-            "observation_inputs": points("observation", observations[0]),
-            "observation_values": values("observation", observations[1]),
-            "condition_inputs": points("condition", conditions[0]),
-            "condition_values": values("condition", conditions[1]),
-            "collocation_inputs": points("collocation", collocation),
-            "test_inputs": points("test", test[0]),
-            "test_values": values("test", test[1]),
-        },
-        coords={"coordinate": list(coordinates)},
-        attrs=attrs,
-    )
-
-
-def write_dataset(dataset: xr.Dataset, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-
-
 class PointwiseExperiment(Experiment):
-    coordinates: ClassVar[tuple[str, ...]]
+    """A PINN-family experiment as its card declares it (``PointwiseFamily``): coordinates,
+    physics hooks (residual, conditions) and what one prediction is."""
 
-    def __init__(self, data_path: Path, device: torch.device, dtype: torch.dtype) -> None:
-        super().__init__(data_path, device, dtype)
+    def __init__(
+        self, card: ExperimentCard, data_path: Path, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        super().__init__(card, data_path, device, dtype)
         with xr.open_dataset(data_path, engine="h5netcdf") as dataset:
             self.dataset = dataset.load()
         self.attrs = dict(self.dataset.attrs)
+        self.coordinates = card.family.coordinates
+        self.physics = card.family.physics(json.loads(self.attrs["settings"]))
 
         def tensor(name: str) -> Tensor:
             values = self.dataset[name].values
@@ -89,24 +58,21 @@ class PointwiseExperiment(Experiment):
         self.test_inputs = tensor("test_inputs")
         self.test_values = tensor("test_values")
 
-    @abc.abstractmethod
+    @property
+    def prediction_unit(self) -> str:
+        return self.card.family.prediction_unit(self.attrs)
+
     def residual(self, inputs: Tensor, u: Tensor) -> Tensor:
         """The differential equation's residual at ``inputs`` (requiring grad) for u(inputs)."""
+        return self.physics.residual(inputs, u)
 
-    @abc.abstractmethod
     def constrain(self, inputs: Tensor, raw: Tensor) -> Tensor:
         """Build the initial/boundary conditions into the raw network output."""
+        return self.physics.constrain(inputs, raw)
 
     def build_model(self, spec: VariantSpec) -> nn.Module:
-        arch = spec.architecture
-        network = MLP(
-            in_features=len(self.coordinates),
-            out_features=1,
-            width=arch["width"],
-            depth=arch["depth"],
-            activation=arch["activation"],
-            snake_frequency=arch.get("snake_frequency", 1.0),
-        )
+        """The variant's declared network (``architecture.kind``: see ``architectures/``)."""
+        network = build_architecture(spec.architecture, "pointwise", len(self.coordinates), 1)
         model = ConstrainedOutput(network, self.constrain) if spec.hard_constraints else network
         return model.to(device=self.device, dtype=self.dtype)
 
