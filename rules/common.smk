@@ -76,6 +76,7 @@ def run_files(experiment, filename):
 # result (download retries and timeouts, the Dask scheduler) reach the script through
 # snakemake.config, which is no rerun trigger.
 
+
 def measured_carbon():
     """What an energy meter reads of the carbon block (CarbonSettings' fields): not
     lifecycle_predictions, which only the summary uses."""

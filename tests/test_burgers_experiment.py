@@ -13,9 +13,9 @@ from conftest import tiny_config
 from workflow_helpers import assert_experiment_outputs, only, snakemake
 
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
+from workflow_scripts.data.pointwise import write_dataset
 from workflow_scripts.experiments import dataset_maker, experiment_class
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.data.pointwise import write_dataset
 from workflow_scripts.experiments.burgers import make_burgers_dataset
 from workflow_scripts.families.pointwise import PointwiseExperiment
 from workflow_scripts.physics.burgers import reference_grid

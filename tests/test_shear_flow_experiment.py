@@ -17,13 +17,13 @@ from torch import nn
 from workflow_helpers import assert_experiment_outputs, only, snakemake
 
 from workflow_scripts import training
+from workflow_scripts.architectures import ArchitectureKind, architecture_kinds
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
 from workflow_scripts.data.well_format import write_stats_yaml
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
-from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.architectures import ArchitectureKind, architecture_kinds
 from workflow_scripts.experiments import experiment_class
+from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
 from workflow_scripts.families.forecasting import ShearFlowExperiment
 from workflow_scripts.files import read_json
