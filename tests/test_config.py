@@ -9,6 +9,7 @@ from workflow_scripts.config import (
     ConfigError,
     evaluation_settings,
     models_of,
+    read_config_file,
     validate_config,
     variant_spec,
 )
@@ -202,3 +203,56 @@ def test_a_loss_weight_the_forecaster_would_ignore_is_refused(default_config):
     config = broken(default_config, weights, {"tracer": 1.0})  # before: a KeyError in the job
     with pytest.raises(ConfigError, match="models.flow_matching.loss_weights.tracer"):
         validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "key"),
+    [
+        (("seeds",), [0, 1.0], "seeds.1"),
+        (SHEAR + ("data", "simulate", "n_snapshots"), 12.0, "shear_flow.data.simulate.n_snapshots"),
+        (OSC + ("training", "steps"), 60.0, "experiments.oscillator.training.steps"),
+        (OSC + ("training", "steps"), True, "experiments.oscillator.training.steps"),
+    ],
+)
+def test_integral_floats_are_not_integers(default_config, path, value, key):
+    shown = value[-1] if isinstance(value, list) else value
+    with pytest.raises(ConfigError, match=rf"{key}: {shown} is not of type 'integer'"):
+        validate_config(broken(default_config, path, value))
+
+
+def test_an_unknown_country_is_refused_where_no_intensity_is_forced(default_config):
+    config = broken(default_config, ("carbon", "grid_intensity_g_per_kwh"), None)
+    validate_config(copy.deepcopy(config))  # DNK is known
+    with pytest.raises(ConfigError, match=r"carbon\.country_iso_code: 'XYZ' is not a country"):
+        validate_config(broken(config, ("carbon", "country_iso_code"), "XYZ"))
+    # with a forced intensity the country is not used
+    validate_config(broken(default_config, ("carbon", "country_iso_code"), "XYZ"))
+
+
+def test_an_enabled_experiment_with_every_variant_off_is_refused(default_config):
+    for variant in default_config["experiments"]["burgers"]["models"].values():
+        variant["enabled"] = False
+    with pytest.raises(ConfigError, match=r"experiments\.burgers: enabled, but every variant"):
+        validate_config(default_config)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "seeds: [0, 1]\nseeds: [2]\n",
+            r"line 2, column 1: duplicate key 'seeds' \(first on line 1\)",
+        ),
+        ("carbon:\n  pue: 1.0\n  pue: 1.2\n", r"line 3, column 3: duplicate key 'pue'"),
+        ("seeds: [0, 1\n", r"line 2, column 1: .*"),
+        ("carbon:\n\tpue: 1.0\n", r"line 2, column 1: .*\(a tab: YAML indents with spaces only\)"),
+        ("", r": is empty"),
+        ("- seeds\n", r": the top level is a list, not a mapping"),
+    ],
+    ids=["duplicate", "nested-duplicate", "syntax", "tab", "empty", "list"],
+)
+def test_config_files_are_read_strictly_naming_file_and_line(tmp_path, text, message):
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"config file .*my\.yaml.*{message}"):
+        read_config_file(path)

@@ -63,9 +63,10 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
         key = loader.construct_object(key_node)
         line = key_node.start_mark.line + 1
         if key in seen:
-            raise ConfigError(
-                f"{key_node.start_mark.name}, line {line}: duplicate key {key!r} (first on line "
-                f"{seen[key]}); YAML would silently keep the last value"
+            raise yaml.constructor.ConstructorError(
+                problem=f"duplicate key {key!r} (first on line {seen[key]}); YAML would "
+                "silently keep the last value",
+                problem_mark=key_node.start_mark,
             )
         seen[key] = line
     return loader.construct_mapping(node, deep=True)

@@ -1,3 +1,4 @@
+# ruff: noqa: F821  (appended to experiments/oscillator.py, where CARD and Figure exist)
 # --- added by tests/test_extending.py: one function and one registration ---
 def draw_parameters(inputs, outputs, card) -> None:
     import matplotlib
