@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from workflow_scripts.data.well_format import FIELD_NAMES
 from workflow_scripts.metrics import (
     autoregressive_rollout,
     field_metrics,
@@ -18,7 +19,7 @@ from workflow_scripts.metrics import (
     rollout_metrics,
     vrmse,
 )
-from workflow_scripts.physics.shear_flow import FIELD_NAMES, gradient, grid
+from workflow_scripts.physics.spectral import gradient, grid
 
 NX, NY = 16, 32
 

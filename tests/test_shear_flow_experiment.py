@@ -18,7 +18,7 @@ from workflow_helpers import assert_experiment_outputs, only, snakemake
 
 from workflow_scripts import training
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
-from workflow_scripts.data.well_format import write_stats_yaml
+from workflow_scripts.data.well_format import FIELD_NAMES, write_stats_yaml
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
 from workflow_scripts.experiments.base import VariantSpec
@@ -27,7 +27,6 @@ from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.registry import register_forecaster
-from workflow_scripts.physics.shear_flow import FIELD_NAMES
 from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
 
 CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)

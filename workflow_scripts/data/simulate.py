@@ -16,13 +16,15 @@ import torch
 
 from workflow_scripts.data.sources import INITIAL_CONDITIONS, SPLITS
 from workflow_scripts.data.well_format import (
+    FIELD_NAMES,
     REYNOLDS_NUMBERS,
     SCHMIDT_NUMBERS,
     WellFileInfo,
     validate_well_file,
     write_well_file,
 )
-from workflow_scripts.physics.shear_flow import FIELD_NAMES, grid, initial_condition, simulate
+from workflow_scripts.physics.shear_flow import initial_condition, simulate
+from workflow_scripts.physics.spectral import grid
 from workflow_scripts.runtime import DTYPES
 
 log = logging.getLogger(__name__)
