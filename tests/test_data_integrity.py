@@ -255,3 +255,40 @@ def test_unreadable_source_stats_name_file_and_rule(tmp_path: Path, root: str, r
         validate_stats_file(stats)
     with pytest.raises(WellFormatError, match="not a readable stats.yaml: line 2, column 1"):
         validate_stats_file(stats)
+
+
+# ------------------------------------------------------------------------------ workflow
+
+
+@pytest.mark.slow
+def test_a_training_job_on_a_changed_store_fails_naming_the_chunk(tmp_path: Path) -> None:
+    """A byte flipped in a regridded store after the regrid: the next job that reads it (the
+    training) fails, its log names the store, the chunk and the rule, and no model is left."""
+    from conftest import tiny_config
+    from workflow_helpers import only, snakemake
+
+    config = only(tiny_config(), "shear_flow", seeds=[0])
+    block = config["experiments"]["shear_flow"]
+    block["models"] = {"unet": block["models"]["unet"]}
+    block["data"]["simulate"].update(
+        {
+            "nx": 16,
+            "ny": 32,
+            "reynolds": [1.0e4],
+            "schmidt": [1.0],
+            "trajectories": {"train": 1, "valid": 1, "test": 1},
+            "n_snapshots": 8,
+        }
+    )
+    block["data"]["regrid"].update({"nx": 8, "ny": 16, "time_chunk": 4})
+    stores = [f"results/shear_flow/data/{split}.zarr" for split in ("train", "valid", "test")]
+    snakemake(tmp_path, config, *stores)
+    flip_byte(tmp_path / stores[0] / "tracer" / "c.0.1.0.0")
+
+    run = tmp_path / "results" / "shear_flow" / "unet" / "seed0"
+    result = snakemake(tmp_path, config, "results/shear_flow/unet/seed0/model.pt", check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "train" / "shear_flow" / "unet" / "seed0.log").read_text()
+    assert "CorruptStoreError" in log and "chunk tracer/c.0.1.0.0" in log
+    assert "results/shear_flow/data/train.zarr" in log and "regrid_shear_flow" in log
+    assert not (run / "model.pt").exists() and not (run / "train.json").exists()
