@@ -15,6 +15,9 @@ the optional hyperviscosity are integrated exactly, advection explicitly), quadr
 dealiased by the 3/2 padding rule (default, as Dedalus did for the dataset) or the 2/3 truncation
 rule, and a time step that keeps the advective CFL number below a bound while landing exactly on
 the snapshot times. Pressure is solved from ∇²p = −∇·((u·∇)u) (zero mean) at snapshots only.
+
+The spectral operators it shares with the metrics, the FNO and the physics penalty (wavenumbers,
+gradient, divergence, vorticity, the Leray projection, 3/2 padding) are in ``spectral.py``.
 """
 
 from __future__ import annotations
