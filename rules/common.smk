@@ -19,6 +19,7 @@ from workflow_scripts.data.sources import (
     stats_file,
     store_path,
 )
+from workflow_scripts.data.well_format import WELL_FILE_STEM, WELL_FILE_SUFFIX
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.experiments import experiment_card, experiment_cards
 
@@ -29,8 +30,8 @@ validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
 RUN = "results/{experiment}/{model}/seed{seed}"
-WELL_STEM = "shear_flow_Reynolds_{reynolds}_Schmidt_{schmidt}"
-WELL_FILE = f"{WELL_STEM}.hdf5"
+WELL_STEM = WELL_FILE_STEM
+WELL_FILE = f"{WELL_STEM}{WELL_FILE_SUFFIX}"
 
 
 def family(experiment):

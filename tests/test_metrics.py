@@ -18,7 +18,8 @@ from workflow_scripts.metrics import (
     rollout_metrics,
     vrmse,
 )
-from workflow_scripts.physics.shear_flow import FIELD_NAMES, gradient, grid
+from workflow_scripts.physics.fields import FIELD_NAMES
+from workflow_scripts.physics.spectral import gradient, grid
 
 NX, NY = 16, 32
 

@@ -13,19 +13,18 @@ import xarray as xr
 import yaml
 import zarr
 
-from workflow_scripts.data import regrid
-from workflow_scripts.data.regrid import (
-    FIELDS,
-    RegridError,
-    block_mean_planes,
-    coarsen,
-    open_well_files,
-    regrid_well_files,
-    spectral_truncate_planes,
-    stats_path_for,
-    write_training_store,
+from workflow_scripts.data import normalisation, well_reader, zarr_store
+from workflow_scripts.data.coarsening import block_mean_planes, coarsen, spectral_truncate_planes
+from workflow_scripts.data.errors import RegridError
+from workflow_scripts.data.regrid import regrid_well_files
+from workflow_scripts.data.well_format import (
+    WellFormatError,
+    well_file_name,
+    write_well_file,
 )
-from workflow_scripts.data.well_format import WellFormatError, well_file_name, write_well_file
+from workflow_scripts.data.well_reader import open_well_files
+from workflow_scripts.data.zarr_store import stats_path_for, write_training_store
+from workflow_scripts.physics.fields import FIELD_NAMES
 
 N_TRAJ, N_TIME, NX, NY = 2, 6, 16, 32
 
@@ -59,7 +58,7 @@ def write_file(path: Path, fields: dict[str, np.ndarray], reynolds=1e4, schmidt=
 
 def random_fields(seed: int, shape=(N_TRAJ, N_TIME, NX, NY)) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal(shape).astype(np.float32) for name in FIELDS}
+    return {name: rng.standard_normal(shape).astype(np.float32) for name in FIELD_NAMES}
 
 
 @pytest.fixture
@@ -82,9 +81,9 @@ def stacked(fields: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
 @pytest.mark.parametrize("method", ["block_mean", "spectral"])
 def test_constant_stays_constant(tmp_path: Path, method: str) -> None:
     constant = np.full((N_TRAJ, N_TIME, NX, NY), 0.375, dtype=np.float32)
-    path = write_file(tmp_path / well_file_name(1e4, 0.1), dict.fromkeys(FIELDS, constant))
+    path = write_file(tmp_path / well_file_name(1e4, 0.1), dict.fromkeys(FIELD_NAMES, constant))
     coarse = coarsen(open_well_files([path]), 8, 8, method).compute()
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         np.testing.assert_allclose(coarse[name].values, 0.375, rtol=0, atol=1e-7)
 
 
@@ -104,7 +103,7 @@ def test_coarse_values_sit_at_their_coordinates(tmp_path: Path) -> None:
     block centroids to second order, far closer than at the unshifted target grid."""
     x, y = grid(NX, NY)
     smooth = np.broadcast_to(band_limited(x, y), (1, 2, NX, NY)).astype(np.float32)
-    path = write_file(tmp_path / well_file_name(1e4, 0.1), dict.fromkeys(FIELDS, smooth))
+    path = write_file(tmp_path / well_file_name(1e4, 0.1), dict.fromkeys(FIELD_NAMES, smooth))
     source = open_well_files([path])
     spectral = coarsen(source, 8, 16, "spectral")
     expected = band_limited(spectral["x"].values, spectral["y"].values)
@@ -114,7 +113,7 @@ def test_coarse_values_sit_at_their_coordinates(tmp_path: Path) -> None:
     gentle = np.broadcast_to(
         np.sin(2 * np.pi * x)[:, None] * np.cos(np.pi * y)[None, :], (1, 2, NX, NY)
     ).astype(np.float32)
-    path = write_file(tmp_path / well_file_name(1e4, 0.2), dict.fromkeys(FIELDS, gentle))
+    path = write_file(tmp_path / well_file_name(1e4, 0.2), dict.fromkeys(FIELD_NAMES, gentle))
     coarse = coarsen(open_well_files([path]), 4, 8, "block_mean")
     block = coarse["tracer"].values[0, 0]
     xb, yb = coarse["x"].values, coarse["y"].values
@@ -142,7 +141,7 @@ def test_spectral_drops_unresolved_modes_without_aliasing() -> None:
 def test_mean_of_each_field_is_conserved(two_files, method: str) -> None:
     paths, fields = two_files
     coarse = coarsen(open_well_files(paths), 8, 16, method).compute()
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         source = stacked(fields, name).astype(np.float64)
         np.testing.assert_allclose(
             coarse[name].values.mean(axis=(-2, -1), dtype=np.float64),
@@ -155,7 +154,7 @@ def test_mean_of_each_field_is_conserved(two_files, method: str) -> None:
 def test_block_mean_matches_numpy_reshape_mean(two_files) -> None:
     paths, fields = two_files
     coarse = coarsen(open_well_files(paths), 4, 8, "block_mean")
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         source = stacked(fields, name)
         expected = source.reshape(2 * N_TRAJ, N_TIME, 4, NX // 4, 8, NY // 8).mean(axis=(3, 5))
         np.testing.assert_allclose(coarse[name].values, expected, rtol=0, atol=1e-6)
@@ -191,7 +190,7 @@ def test_open_well_files_reads_the_layout(two_files) -> None:
     ds = open_well_files(paths, time_chunk=4)
     assert dict(ds.sizes) == {"trajectory": 4, "time": N_TIME, "x": NX, "y": NY}
     assert ds.attrs["source_files"] == [p.name for p in paths]
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         assert ds[name].dtype == np.float32
         assert ds[name].data.chunks == ((1,) * 4, (4, 2), (NX,), (NY,))
         np.testing.assert_array_equal(ds[name].values, stacked(fields, name))
@@ -204,21 +203,21 @@ def test_raw_reads_match_h5py(two_files, monkeypatch) -> None:
     """Contiguous slabs are read directly from the file; the bytes are those h5py returns."""
     paths, fields = two_files
     raw_reads: list[tuple[int, ...]] = []
-    read_raw = regrid.H5Slab._read_raw
+    read_raw = well_reader.H5Slab._read_raw
 
     def counting_read_raw(self, first, shape):
         raw_reads.append(shape)
         return read_raw(self, first, shape)
 
-    monkeypatch.setattr(regrid.H5Slab, "_read_raw", counting_read_raw)
+    monkeypatch.setattr(well_reader.H5Slab, "_read_raw", counting_read_raw)
     np.testing.assert_array_equal(
         open_well_files(paths[:1], time_chunk=4)["velocity_y"].values, fields[0]["velocity_y"]
     )
     assert sorted(raw_reads) == [(1, 2, NX, NY, 2)] * 2 + [(1, 4, NX, NY, 2)] * 2
     with h5py.File(paths[0]) as handle:
         dset = handle["t1_fields/velocity"]
-        reader = regrid.H5Slab(
-            str(paths[0]), dset.name, dset.shape, dset.dtype, (0, 0), regrid._raw_offset(dset)
+        reader = well_reader.H5Slab(
+            str(paths[0]), dset.name, dset.shape, dset.dtype, (0, 0), well_reader._raw_offset(dset)
         )
         assert reader.raw_offset is not None
         whole = slice(None)
@@ -245,24 +244,24 @@ def test_chunked_compressed_files_are_read_through_h5py(tmp_path: Path) -> None:
             dset = handle.create_dataset(name, data=data, chunks=True, compression="gzip")
             dset.attrs.update(attrs)
     ds = open_well_files([path], time_chunk=4)
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         np.testing.assert_array_equal(ds[name].values, fields[name])
 
 
 def test_result_is_lazy_until_written(two_files, tmp_path: Path, monkeypatch) -> None:
     paths, _ = two_files
     reads: list[str] = []
-    read = regrid.H5Slab.__getitem__
+    read = well_reader.H5Slab.__getitem__
 
     def counting_read(self, key):
         reads.append(self.dataset)
         return read(self, key)
 
-    monkeypatch.setattr(regrid.H5Slab, "__getitem__", counting_read)
+    monkeypatch.setattr(well_reader.H5Slab, "__getitem__", counting_read)
     for method in ("block_mean", "spectral"):
         coarse = coarsen(open_well_files(paths, time_chunk=3), 8, 8, method)
-        assert all(isinstance(coarse[name].data, da.Array) for name in FIELDS)
-        assert all(max(coarse[name].data.chunks[1]) == 3 for name in FIELDS)
+        assert all(isinstance(coarse[name].data, da.Array) for name in FIELD_NAMES)
+        assert all(max(coarse[name].data.chunks[1]) == 3 for name in FIELD_NAMES)
     assert reads == []
     write_training_store(coarse, tmp_path / "lazy.zarr", time_chunk=3)
     # Each (trajectory, time window) chunk read once per dataset: velocity once, not per
@@ -289,7 +288,7 @@ def test_store_round_trips_with_chunks_and_stats(two_files, tmp_path: Path) -> N
     assert store == tmp_path / "out" / "train.zarr"
     reopened = xr.open_zarr(store)
     assert dict(reopened.sizes) == {"trajectory": 4, "time": N_TIME, "x": 8, "y": 16}
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         assert reopened[name].encoding["chunks"] == (1, 2, 8, 16)
         source = stacked(fields, name)
         expected = source.reshape(4, N_TIME, 8, 2, 16, 2).mean(axis=(3, 5))
@@ -301,7 +300,7 @@ def test_store_round_trips_with_chunks_and_stats(two_files, tmp_path: Path) -> N
     stats_file = yaml.safe_load(stats_path_for(store).read_text())
     assert stats_path_for(store) == tmp_path / "out" / "train.stats.yaml"
     assert stats_file == reopened.attrs["stats"] == dict(zarr.open_group(store).attrs)["stats"]
-    for name in FIELDS:
+    for name in FIELD_NAMES:
         values = reopened[name].values.astype(np.float64)
         delta = np.diff(values, axis=1)  # within each trajectory only
         assert stats_file["mean"][name] == pytest.approx(values.mean(), abs=1e-12)
@@ -310,16 +309,18 @@ def test_store_round_trips_with_chunks_and_stats(two_files, tmp_path: Path) -> N
         assert stats_file["mean_delta"][name] == pytest.approx(delta.mean(), abs=1e-12)
         assert stats_file["std_delta"][name] == pytest.approx(delta.std(), rel=1e-10)
     # The same statistics from the reopened store, chunked differently.
-    again = regrid.normalisation_stats(reopened.chunk({"time": 3}))
+    again = normalisation.normalisation_stats(reopened.chunk({"time": 3}))
     for key, values in stats_file.items():
         assert again[key] == pytest.approx(values, rel=1e-9, abs=1e-12)
     # Nothing temporary is left beside the store.
     assert sorted(p.name for p in store.parent.iterdir()) == ["train.stats.yaml", "train.zarr"]
 
 
-@pytest.mark.parametrize("failing_step", ["_block_moments", "write_stats_yaml"])
+@pytest.mark.parametrize(
+    "module, failing_step", [(normalisation, "_block_moments"), (zarr_store, "write_stats_yaml")]
+)
 def test_failed_write_leaves_no_store(
-    two_files, tmp_path: Path, monkeypatch, failing_step: str
+    two_files, tmp_path: Path, monkeypatch, module, failing_step: str
 ) -> None:
     """A failure inside the dask computation or after it leaves nothing behind."""
     paths, _ = two_files
@@ -327,7 +328,7 @@ def test_failed_write_leaves_no_store(
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(regrid, failing_step, broken)
+    monkeypatch.setattr(module, failing_step, broken)
     with pytest.raises(RuntimeError, match="disk full"):
         regrid_well_files(paths, tmp_path / "out" / "train.zarr", nx=8, ny=8, time_chunk=2)
     assert list((tmp_path / "out").iterdir()) == []
@@ -432,7 +433,9 @@ def test_local_schedulers(two_files, tmp_path: Path, scheduler: str) -> None:
     )
     with dask.config.set(scheduler="synchronous"):
         expected = coarsen(open_well_files(paths), 8, 8, "spectral").compute()
-    xr.testing.assert_allclose(xr.open_zarr(store)[list(FIELDS)].load(), expected[list(FIELDS)])
+    xr.testing.assert_allclose(
+        xr.open_zarr(store)[list(FIELD_NAMES)].load(), expected[list(FIELD_NAMES)]
+    )
 
 
 def test_distributed_scheduler(two_files, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from workflow_scripts.families.forecasting import ShearFlowExperiment
 from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.increment import IncrementOutput
-from workflow_scripts.physics.shear_flow import FIELD_NAMES
+from workflow_scripts.physics.fields import FIELD_NAMES
 from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
 
 CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)

@@ -21,14 +21,10 @@ from workflow_scripts.models.flow_matching import (
 from workflow_scripts.models.fno import DivergenceFreeOutput, FNOForecaster
 from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.unet import PeriodicConv2d, UNet, periodic_pad
-from workflow_scripts.physics.shear_flow import (
-    FIELD_NAMES,
-    divergence,
-    gradient,
-    initial_condition,
-    simulate,
-)
+from workflow_scripts.physics.fields import FIELD_NAMES
+from workflow_scripts.physics.shear_flow import initial_condition, simulate
 from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
+from workflow_scripts.physics.spectral import divergence, gradient
 
 # The Well's shear_flow statistics (train split), in FIELD_NAMES order.
 MEAN = torch.tensor([2.3845e-3, -1.23e-9, 2.3845e-3, -1.73e-7])

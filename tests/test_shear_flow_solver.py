@@ -14,13 +14,15 @@ import torch
 
 from workflow_scripts.physics.shear_flow import (
     SpectralShearFlowSolver,
-    divergence,
     enstrophy,
-    gradient,
     initial_condition,
     kinetic_energy,
-    project_divergence_free,
     simulate,
+)
+from workflow_scripts.physics.spectral import (
+    divergence,
+    gradient,
+    project_divergence_free,
     vorticity,
 )
 

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 from workflow_scripts.data import well_format
+from workflow_scripts.data.moments import RunningMoments, block_moments, merge_moments, summarise
 from workflow_scripts.data.well_format import (
     REYNOLDS_NUMBERS,
     SCHMIDT_NUMBERS,
+    WELL_FILE_STEM,
     WellFileInfo,
     WellFormatError,
     compute_stats,
@@ -23,8 +25,7 @@ from workflow_scripts.data.well_format import (
     write_stats_yaml,
     write_well_file,
 )
-
-FIELDS = ("tracer", "pressure", "velocity_x", "velocity_y")
+from workflow_scripts.physics.fields import FIELD_NAMES
 
 
 def make_fields(shape=(2, 6, 16, 32), seed: int = 0) -> dict[str, np.ndarray]:
@@ -32,7 +33,7 @@ def make_fields(shape=(2, 6, 16, 32), seed: int = 0) -> dict[str, np.ndarray]:
     # Distinct offsets/scales per field so a channel mix-up cannot go unnoticed.
     return {
         name: (rng.standard_normal(shape) * (i + 1) + 10 * i).astype(np.float32)
-        for i, name in enumerate(FIELDS)
+        for i, name in enumerate(FIELD_NAMES)
     }
 
 
@@ -69,6 +70,33 @@ def write_sample(path: Path, shape=(2, 6, 16, 32), seed: int = 0, re=1e4, sc=0.1
 def test_well_file_name(re, sc, name):
     assert well_file_name(re, sc) == name
     assert parse_well_file_name(name) == (float(re), float(sc))
+
+
+def test_file_names_follow_the_one_stem_pattern():
+    """The rules' wildcard pattern is WELL_FILE_STEM: every name fills it, nothing else."""
+    assert WELL_FILE_STEM == "shear_flow_Reynolds_{reynolds}_Schmidt_{schmidt}"
+    expected = WELL_FILE_STEM.format(reynolds="1e4", schmidt="2e-1") + ".hdf5"
+    assert well_file_name(1e4, 0.2) == expected
+    with pytest.raises(ValueError, match="not a shear_flow file name"):
+        parse_well_file_name("shear_flow_Re_1e4_Schmidt_2e-1.hdf5")
+
+
+def test_merge_moments_matches_numpy_whatever_the_split():
+    """One merge serves both statistics files: it must not depend on how data are blocked,
+    and must keep the variance of a field far from zero mean (no sum-of-squares cancellation)."""
+    rng = np.random.default_rng(3)
+    values = 1e4 + rng.standard_normal(1000)
+    cuts = np.sort(rng.choice(np.arange(1, 1000), size=7, replace=False))
+    rows = np.stack([block_moments(part) for part in np.split(values, cuts)])
+    rows = np.concatenate([rows, block_moments(values[:0])[None]])  # an empty block
+    mean, std, rms = summarise(merge_moments(rows))
+    assert mean == pytest.approx(values.mean(), rel=1e-14)
+    assert std == pytest.approx(values.std(), rel=1e-10)
+    assert rms == pytest.approx(np.sqrt((values**2).mean()), rel=1e-14)
+    running = RunningMoments()
+    for part in np.split(values, cuts):
+        running.update(part)
+    assert running.result() == pytest.approx((mean, std, rms), rel=1e-12)
 
 
 def test_all_names_distinct_and_parse_back():
@@ -331,7 +359,7 @@ def test_the_well_reads_written_files(tmp_path):
         [stats["mean"]["tracer"], stats["mean"]["pressure"], *stats["mean"]["velocity"]]
     )
     stds = np.array([stats["std"]["tracer"], stats["std"]["pressure"], *stats["std"]["velocity"]])
-    expected_all = np.stack([fields[name] for name in FIELDS], axis=-1)  # (B, T, nx, ny, 4)
+    expected_all = np.stack([fields[name] for name in FIELD_NAMES], axis=-1)  # (B, T, nx, ny, 4)
     for index, (traj, t0) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         sample = raw[index]
         assert tuple(sample["input_fields"].shape) == (4, 16, 32, 4)

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, FIELD_NAMES, divergence
+from workflow_scripts.physics.fields import FIELD_NAMES
+from workflow_scripts.physics.spectral import DEFAULT_LENGTHS, divergence
 
 SPACE = (-2, -1)
 

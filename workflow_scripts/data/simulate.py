@@ -22,7 +22,9 @@ from workflow_scripts.data.well_format import (
     validate_well_file,
     write_well_file,
 )
-from workflow_scripts.physics.shear_flow import FIELD_NAMES, grid, initial_condition, simulate
+from workflow_scripts.physics.fields import FIELD_NAMES
+from workflow_scripts.physics.shear_flow import initial_condition, simulate
+from workflow_scripts.physics.spectral import grid
 from workflow_scripts.runtime import DTYPES
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+# SIMULATED_ROOT: the rules import it from here with the path functions below.
+from workflow_scripts.data.provenance import SIMULATED_ROOT
 from workflow_scripts.data.well_format import all_parameter_pairs, well_file_name
 
-SIMULATED_ROOT = "results/shear_flow/data/simulated"
 SPLITS = ("train", "valid", "test")
 #: (n_shear, n_blobs, width) of the dataset's generation code: 40 per parameter pair.
 INITIAL_CONDITIONS = tuple(itertools.product((2, 4), (2, 3, 4, 5), (0.25, 0.5, 1.0, 2.0, 4.0)))

@@ -3,6 +3,11 @@
 The layout follows the published dataset (see shared/reference/shear_flow.md) closely enough
 that `the_well.data.WellDataset` reads our files unchanged, so generated look-alike data and
 downloaded data go through the same loader.
+
+It is also the one home of the shear-flow facts every other module imports: the field names
+(``FIELD_NAMES``, The Well's channel order), the statistics keys (``STATS_KEYS``) and the file
+name pattern (``WELL_FILE_STEM``, which the workflow's rules use for their wildcards). Torch-free:
+the Snakefile imports it while parsing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import h5py
 import numpy as np
 import yaml
 
+from workflow_scripts.data.moments import RunningMoments
+from workflow_scripts.data.provenance import remedy, source_rule
 from workflow_scripts.files import atomic_path, fsync_path
 
 DATASET_NAME = "shear_flow"
@@ -31,10 +38,16 @@ REYNOLDS_SCALAR_NAME = "Rayleigh"
 SCHMIDT_SCALAR_NAME = "Schmidt"
 SCALAR_NAMES: tuple[str, str] = (REYNOLDS_SCALAR_NAME, SCHMIDT_SCALAR_NAME)
 
+#: The name of every file of a (Re, Sc) pair, less its ``.hdf5`` suffix; the placeholders are
+#: filled with the dataset's single-digit mantissa style (1e4, 2e-1). The workflow's rules use
+#: it as their wildcard pattern.
+WELL_FILE_STEM = "shear_flow_Reynolds_{reynolds}_Schmidt_{schmidt}"
+WELL_FILE_SUFFIX = ".hdf5"
 T0_FIELDS: tuple[str, str] = ("tracer", "pressure")
 T1_FIELDS: tuple[str] = ("velocity",)
 # Order of the stats.yaml entries (and of the loader's channels: tracer, pressure, vx, vy).
 STATS_FIELDS: tuple[str, str, str] = ("tracer", "pressure", "velocity")
+#: The statistics of a stats.yaml, of the fields and of their one-step differences in time.
 STATS_KEYS: tuple[str, ...] = ("mean", "std", "rms", "mean_delta", "std_delta", "rms_delta")
 REQUIRED_GROUPS: tuple[str, ...] = (
     "dimensions",
@@ -45,11 +58,23 @@ REQUIRED_GROUPS: tuple[str, ...] = (
     "t2_fields",
 )
 
-_NAME_RE = re.compile(r"^shear_flow_Reynolds_([0-9e.+-]+)_Schmidt_([0-9e.+-]+)\.hdf5$")
+_VALUE_RE = "([0-9e.+-]+)"
+_NAME_RE = re.compile(
+    "^"
+    + re.escape(WELL_FILE_STEM + WELL_FILE_SUFFIX)
+    .replace(re.escape("{reynolds}"), _VALUE_RE)
+    .replace(re.escape("{schmidt}"), _VALUE_RE)
+    + "$"
+)
 
 
 class WellFormatError(ValueError):
     """A file is missing, unreadable, or not a shear_flow Well file."""
+
+
+def _format_error(path: Path | str, problem: str) -> WellFormatError:
+    """The error for a source file (HDF5 or stats.yaml): names it and the rule that makes it."""
+    return WellFormatError(f"{path}: {problem} ({remedy(source_rule(path))})")
 
 
 @dataclass(frozen=True)
@@ -85,7 +110,8 @@ def well_file_name(reynolds: float, schmidt: float) -> str:
     """File name of the (Re, Sc) parameter pair, e.g. shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5."""
     re_value = _match_value(reynolds, REYNOLDS_NUMBERS, "Reynolds number")
     sc_value = _match_value(schmidt, SCHMIDT_NUMBERS, "Schmidt number")
-    return f"shear_flow_Reynolds_{_format_power(re_value)}_Schmidt_{_format_power(sc_value)}.hdf5"
+    stem = WELL_FILE_STEM.format(reynolds=_format_power(re_value), schmidt=_format_power(sc_value))
+    return stem + WELL_FILE_SUFFIX
 
 
 def parse_well_file_name(name: str | os.PathLike[str]) -> tuple[float, float]:
@@ -212,47 +238,6 @@ def write_well_file(
 # --------------------------------------------------------------------------- statistics
 
 
-class _RunningMoments:
-    """Count, mean, M2 (Chan et al. merge) and sum of squares, per trailing component."""
-
-    def __init__(self, n_components: int | None) -> None:
-        shape = () if n_components is None else (n_components,)
-        self.n_components = n_components
-        self.count = 0
-        self.mean = np.zeros(shape)
-        self.m2 = np.zeros(shape)
-        self.sumsq = np.zeros(shape)
-
-    def update(self, block: np.ndarray) -> None:
-        data = np.asarray(block, dtype=np.float64)
-        if self.n_components is None:
-            data = data.reshape(-1)
-        else:
-            data = data.reshape(-1, self.n_components)
-        n = data.shape[0]
-        if n == 0:
-            return
-        block_mean = data.mean(axis=0)
-        block_m2 = ((data - block_mean) ** 2).sum(axis=0)
-        total = self.count + n
-        delta = block_mean - self.mean
-        self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + block_m2 + delta**2 * (self.count * n / total)
-        self.sumsq = self.sumsq + (data**2).sum(axis=0)
-        self.count = total
-
-    def result(self) -> tuple[Any, Any, Any]:
-        if self.count == 0:
-            raise ValueError("no data to compute statistics from")
-        std = np.sqrt(self.m2 / self.count)
-        rms = np.sqrt(self.sumsq / self.count)
-        return _to_python(self.mean), _to_python(std), _to_python(rms)
-
-
-def _to_python(value: np.ndarray) -> float | list[float]:
-    return float(value) if value.ndim == 0 else [float(v) for v in value]
-
-
 def compute_stats(
     paths: Iterable[str | os.PathLike[str]], *, max_block_elements: int = 1 << 22
 ) -> dict[str, dict[str, float | list[float]]]:
@@ -262,31 +247,33 @@ def compute_stats(
     ~max_block_elements values per field, whatever the file size. Velocity statistics are
     per component (a 2-list), as in the published stats.yaml.
     """
-    values = {"tracer": _RunningMoments(None), "pressure": _RunningMoments(None)}
-    values["velocity"] = _RunningMoments(2)
-    deltas = {"tracer": _RunningMoments(None), "pressure": _RunningMoments(None)}
-    deltas["velocity"] = _RunningMoments(2)
+    components = {"tracer": None, "pressure": None, "velocity": 2}
+    values = {name: RunningMoments(n) for name, n in components.items()}
+    deltas = {name: RunningMoments(n) for name, n in components.items()}
     n_files = 0
     for path in paths:
         n_files += 1
         info = validate_well_file(path)
         frame_elements = info.nx * info.ny * 2
         block = max(1, max_block_elements // frame_elements)
-        with h5py.File(path, "r") as f:
-            datasets = {
-                "tracer": f["t0_fields/tracer"],
-                "pressure": f["t0_fields/pressure"],
-                "velocity": f["t1_fields/velocity"],
-            }
-            for b in range(info.n_trajectories):
-                for start in range(0, info.n_time, block):
-                    n_values = min(block, info.n_time - start)
-                    # One extra frame so the deltas across block boundaries are counted.
-                    stop = min(start + block + 1, info.n_time)
-                    for name, dset in datasets.items():
-                        frames = dset[b, start:stop]
-                        values[name].update(frames[:n_values])
-                        deltas[name].update(np.diff(frames.astype(np.float64), axis=0))
+        try:
+            with h5py.File(path, "r") as f:
+                datasets = {
+                    "tracer": f["t0_fields/tracer"],
+                    "pressure": f["t0_fields/pressure"],
+                    "velocity": f["t1_fields/velocity"],
+                }
+                for b in range(info.n_trajectories):
+                    for start in range(0, info.n_time, block):
+                        n_values = min(block, info.n_time - start)
+                        # One extra frame so the deltas across block boundaries are counted.
+                        stop = min(start + block + 1, info.n_time)
+                        for name, dset in datasets.items():
+                            frames = dset[b, start:stop]
+                            values[name].update(frames[:n_values])
+                            deltas[name].update(np.diff(frames.astype(np.float64), axis=0))
+        except (OSError, KeyError) as err:  # validated, yet a chunk inside cannot be read
+            raise _format_error(path, f"unreadable content: {err}") from err
     if n_files == 0:
         raise ValueError("compute_stats needs at least one file")
 
@@ -326,6 +313,15 @@ def write_stats_yaml(
 # --------------------------------------------------------------------------- validation
 
 
+def describe_read_error(error: Exception) -> str:
+    """One line for a failed read of a YAML file: where, for a YAML syntax error."""
+    mark = getattr(error, "problem_mark", None)
+    if isinstance(error, yaml.YAMLError) and mark is not None:
+        problem = getattr(error, "problem", None) or "syntax error"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(error).replace("\n", " ")
+
+
 def validate_stats_file(path: str | os.PathLike[str]) -> dict:
     """Check a shear_flow stats.yaml: every key of STATS_KEYS, each with every field.
 
@@ -333,19 +329,22 @@ def validate_stats_file(path: str | os.PathLike[str]) -> dict:
     """
     path = Path(path)
     if not path.is_file():
-        raise WellFormatError(f"{path}: stats file does not exist")
+        raise _format_error(path, "stats file does not exist")
     try:
         content = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise WellFormatError(f"{path}: not a readable stats.yaml: {err}") from err
+        raise _format_error(path, f"not a readable stats.yaml: {describe_read_error(err)}") from err
     if not isinstance(content, dict):
-        raise WellFormatError(f"{path}: stats.yaml is not a mapping")
+        raise _format_error(path, "stats.yaml is not a mapping")
     for key in STATS_KEYS:
         if key not in content:
-            raise WellFormatError(f"{path}: stats.yaml lacks the {key!r} section")
-        missing = [field for field in STATS_FIELDS if field not in (content[key] or {})]
+            raise _format_error(path, f"stats.yaml lacks the {key!r} section")
+        section = content[key]
+        if not isinstance(section, dict):
+            raise _format_error(path, f"stats.yaml section {key!r} is not a mapping of fields")
+        missing = [field for field in STATS_FIELDS if field not in section]
         if missing:
-            raise WellFormatError(f"{path}: stats.yaml section {key!r} lacks field(s) {missing}")
+            raise _format_error(path, f"stats.yaml section {key!r} lacks field(s) {missing}")
     return content
 
 
@@ -364,7 +363,7 @@ def validate_well_file(
     path = Path(path)
 
     def fail(problem: str) -> WellFormatError:
-        return WellFormatError(f"{path}: {problem}")
+        return _format_error(path, problem)
 
     if not path.is_file():
         raise fail("missing file")

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 import xarray as xr
-import yaml
 from torch import Tensor, nn
 
 from workflow_scripts.data.pointwise import write_dataset
+from workflow_scripts.data.zarr_store import read_store_stats, read_training_store
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.card import ExperimentCard
 from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
@@ -39,7 +39,7 @@ from workflow_scripts.metrics import (
     rollout_metrics,
 )
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
-from workflow_scripts.physics.shear_flow import FIELD_NAMES
+from workflow_scripts.physics.fields import FIELD_NAMES
 from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, tracer_diffusivity
 from workflow_scripts.runtime import to_precision
 
@@ -51,7 +51,7 @@ TRACKED_WINDOWS = 16
 def load_split(directory: Path, split: str) -> tuple[Tensor, Tensor, float]:
     """(trajectory, time, field, x, y) float32 fields, (trajectory,) diffusivities 1/(Re·Sc)
     and the time between frames."""
-    with xr.open_zarr(directory / f"{split}.zarr") as store:
+    with read_training_store(directory / f"{split}.zarr") as store:
         fields = np.stack([store[name].values for name in FIELD_NAMES], axis=2)
         diffusivity = tracer_diffusivity(
             torch.as_tensor(store["reynolds"].values, dtype=torch.float64),
@@ -94,7 +94,7 @@ class ShearFlowExperiment(Experiment):
         data_path = Path(data_path)
         directory = data_path.parent if data_path.suffix == ".zarr" else data_path
         super().__init__(card, directory, device, dtype)
-        stats = yaml.safe_load((directory / "train.stats.yaml").read_text())
+        stats = read_store_stats(directory / "train.stats.yaml")
         self.mean = torch.tensor([stats["mean"][n] for n in FIELD_NAMES], dtype=dtype)
         self.std = torch.tensor([stats["std"][n] for n in FIELD_NAMES], dtype=dtype)
         # Typical one-step change per field in z-units: the scale of a residual model's output.

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.models.registry import ForecastSetting
-from workflow_scripts.physics.shear_flow import DEFAULT_LENGTHS, project_divergence_free
+from workflow_scripts.physics.spectral import DEFAULT_LENGTHS, project_divergence_free
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 

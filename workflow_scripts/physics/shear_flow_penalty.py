@@ -40,7 +40,7 @@ a U-Net after 300 steps ≈ 0.01 and 0.01–0.03 (its data MSE ≈ 0.01). Means 
 then over the batch. ``normalise=False`` returns the raw mean squares in physical units
 ((1/time)² for both).
 
-The Laplacian uses the same wavenumbers as ``shear_flow.gradient`` (Nyquist modes zeroed).
+The Laplacian uses the same wavenumbers as ``spectral.gradient`` (Nyquist modes zeroed).
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from workflow_scripts.physics.shear_flow import (
+from workflow_scripts.physics.fields import FIELD_NAMES
+from workflow_scripts.physics.spectral import (
     DEFAULT_LENGTHS,
-    FIELD_NAMES,
     divergence,
     gradient,
     keep_modes,
