@@ -66,6 +66,8 @@ class Evidence:
         self.experiment = experiment
         self.all_points = table
         self.base = representative(table) if not table.empty else table
+        self._base = {row["model"]: row for _, row in self.base.iterrows()}
+        self._rows = {(row["model"], row["point"]): row for _, row in table.iterrows()}
 
     def models(self) -> list[str]:
         return sorted(self.base["model"])
@@ -74,14 +76,11 @@ class Evidence:
         return str(self.row(model)["physics_bias"])
 
     def row(self, model: str, point: str | None = None) -> pd.Series:
-        rows = self.base if point is None else self.all_points
-        rows = rows[rows["model"] == model]
-        if point is not None:
-            rows = rows[rows["point"] == point]
-        if rows.empty:
+        found = self._rows.get((model, point)) if point is not None else self._base.get(model)
+        if found is None:
             where = "" if point is None else f" at point {point}"
             raise Missing(f"variant {model}{where} not run in {self.experiment}")
-        return rows.iloc[0]
+        return found
 
     def interval(self, model: str, metric: str, point: str | None = None) -> Interval:
         row = self.row(model, point)
