@@ -44,13 +44,17 @@ def test_default_levels_by_the_rule() -> None:
     # a's runs reach 0.05, 0.1, 0.7: a strict majority (2 of 3) reach 0.1; b's reach 0.01.
     best = majority_best(_histories())
     assert best.loc[("e", "a", "base")] == 0.1 and best.loc[("e", "b", "base")] == 0.01
-    # 3 x 0.1, 0.1 (both reach), sqrt(0.1 x 0.01) = 0.0316 -> 0.032 and 0.01 (only b).
-    assert default_levels(_histories()) == [0.3, 0.1, 0.032, 0.01]
+    # Every run starts at 1: sqrt(1 x 0.1) = 0.316 -> 0.32 and 0.1 (both reach them),
+    # sqrt(0.1 x 0.01) = 0.0316 -> 0.032 and 0.01 (only b).
+    assert default_levels(_histories()) == [0.32, 0.1, 0.032, 0.01]
+    # A start at or below the worst best leaves the loose level out.
+    late = _histories().query("step > 0")
+    assert default_levels(late) == [0.1, 0.032, 0.01]
     assert round_up(0.03162) == 0.032 and round_up(1.2e-3) == 1.2e-3 and round_up(1.201) == 1.3
 
 
 def test_energy_to_target_by_hand() -> None:
-    table = energy_to_target(_histories()).set_index(["model", "level"])
+    table = energy_to_target(_histories(), [0.3, 0.1, 0.032, 0.01]).set_index(["model", "level"])
     # Level 0.3: a's seeds reach it at 2 and 4 kWh, seed 2 never: median of (2, 4, inf) = 4.
     row = table.loc[("a", 0.3)]
     assert (row["n_seeds"], row["n_reached"], row["status"]) == (3, 2, "reached")

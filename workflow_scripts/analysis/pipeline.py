@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from workflow_scripts.analysis import break_even, fronts, scores, statistics, targets
+from workflow_scripts.files import atomic_path
 
 # Each experiment's test error (the fronts' and G-score's) and relative L2 error (EcoL2's).
 ERROR_COLUMNS = {"oscillator": "test_mse", "burgers": "test_mse", "shear_flow": "vrmse"}
@@ -139,4 +140,23 @@ def analyze_experiment(
     else:
         tables["energy_to_target"] = pd.DataFrame()
         tables["learning_curves"] = pd.DataFrame()
+    return tables
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], paths: Mapping[str, str | Path]) -> None:
+    """Each named table to its CSV path, atomically (a failed job leaves no partial file).
+    "Not reached" energies are written as ``inf``, which read_csv reads back as +inf."""
+    for name, path in paths.items():
+        with atomic_path(path) as tmp:
+            tables[name].to_csv(tmp, index=False)
+
+
+def read_tables(paths: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
+    """The named CSV tables back (an empty file, e.g. no learning curves, as an empty table)."""
+    tables = {}
+    for name, path in paths.items():
+        try:
+            tables[name] = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            tables[name] = pd.DataFrame()
     return tables

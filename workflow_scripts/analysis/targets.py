@@ -13,9 +13,12 @@ others counted as +inf, which is finite exactly in that case.
 
 Default levels (:func:`default_levels`): for each group, its majority best error b_g = the
 (floor(n/2)+1)-th smallest of its runs' lowest errors (so exactly the lowest level the group
-reaches by the rule above). With B = {b_g}: the levels are 3 max(B) and max(B) (every group
-reaches them), sqrt(min(B) max(B)) and min(B) (only some do, where the groups differ), each
-rounded up to two significant digits (up, so that reaching is kept), duplicates dropped.
+reaches by the rule above), and its start s_g = the median over seeds of the first logged
+error. With B = {b_g} and S = min(s_g): the levels are sqrt(S max(B)) (left out if S <= max(B))
+and max(B), which every group reaches, and sqrt(min(B) max(B)) and min(B), which only some
+reach where the groups differ; each rounded up to two significant digits (up, so that
+reaching is kept), duplicates dropped. The first lies between the start and the worst group's
+best, so reaching it takes some training.
 """
 
 from __future__ import annotations
@@ -64,9 +67,13 @@ def round_up(value: float, digits: int = 2) -> float:
 
 def default_levels(histories: pd.DataFrame, error: str = "test_mse") -> list[float]:
     """Levels every group reaches and levels only some reach (module docstring), descending."""
-    best = majority_best(histories, error)
+    frame = _clean(histories, error)
+    best = majority_best(frame, error)
+    start = frame.groupby(RUN)[error].first().groupby(level=GROUP).median().min()
     low, high = float(best.min()), float(best.max())
-    candidates = [3 * high, high, math.sqrt(low * high), low]
+    candidates = [high, math.sqrt(low * high), low]
+    if start > high:
+        candidates.append(math.sqrt(start * high))
     return sorted({round_up(c) for c in candidates}, reverse=True)
 
 
