@@ -130,3 +130,13 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
     )
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
     _written([Path(figure[0])])
+
+
+def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> None:
+    summary = synthetic_summary("oscillator", OSCILLATOR, seeds=1)
+    tables = analyze_experiment(summary)  # no histories: empty target tables
+    assert tables["energy_to_target"].empty
+    for figure in lifecycle.FIGURES:
+        outputs = [tmp_path / f"{figure}.png"]
+        lifecycle.draw_experiment_figure(figure, "oscillator", tables, outputs)
+        _written(outputs)

@@ -150,3 +150,17 @@ def test_analyze_experiment_refuses_two_experiments() -> None:
     )
     with pytest.raises(ValueError, match="one experiment"):
         analyze_experiment(both)
+
+
+def test_the_analysis_library_imports_neither_torch_nor_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workflow_scripts.analysis, workflow_scripts.analysis.pipeline;"
+        "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
