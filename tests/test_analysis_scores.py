@@ -49,5 +49,7 @@ def test_add_scores_defaults_beta_to_the_median_lifetime_co2() -> None:
     assert scored["ecol2_clipped"].tolist() == [False, False, True]
     # G over training CO2: errors 1, 0, 0.5; CO2 0, 0.5, 1.
     assert scored["g_score_train"].tolist() == pytest.approx([0.0, 0.0, math.sqrt(0.5)])
+    with pytest.raises(ValueError, match="positive median lifetime CO2"):
+        add_scores(runs.assign(lifecycle_co2_g=0.0), error="test_mse", relative_error="test_rel_l2")
     with pytest.raises(ValueError, match="one experiment"):
         add_scores(runs.assign(experiment=["a", "b", "b"]), error="test_mse", relative_error="x")

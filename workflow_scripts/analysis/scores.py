@@ -86,7 +86,10 @@ def add_scores(
         raise ValueError("scores are relative to the runs of one experiment")
     lifetime = runs["lifecycle_co2_g"].to_numpy(dtype=float)
     if beta_per_g is None:
-        beta_per_g = 1.0 / float(np.median(lifetime))
+        typical = float(np.nanmedian(lifetime))
+        if not typical > 0:
+            raise ValueError("EcoL2's default beta needs a positive median lifetime CO2")
+        beta_per_g = 1.0 / typical
     scored = runs.copy()
     scored["g_score_train"] = g_score(runs[error].to_numpy(), runs["train_co2_g"].to_numpy())
     scored["g_score_lifecycle"] = g_score(runs[error].to_numpy(), lifetime)
