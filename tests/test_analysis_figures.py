@@ -1,0 +1,142 @@
+"""Smoke tests: every lifecycle figure draws from small synthetic tables, through the library
+and through the rule script (tables written to CSV and read back)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from snakemake.iocontainers import Namedlist
+from test_analysis_claims import SHEAR_FLOW, UNET_WIDTHS
+from test_analysis_tables import OSCILLATOR, synthetic_histories, synthetic_summary
+
+from workflow_scripts.analysis import TABLES, analyze_experiment
+from workflow_scripts.figures import lifecycle
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "workflow_scripts" / "scripts" / "analyze.py"
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, dict[str, pd.DataFrame]]:
+    oscillator = synthetic_summary("oscillator", OSCILLATOR, seeds=3)
+    shear = synthetic_summary("shear_flow", SHEAR_FLOW, seeds=3, points=UNET_WIDTHS)
+    return {
+        "oscillator": analyze_experiment(oscillator, synthetic_histories(oscillator)),
+        "shear_flow": analyze_experiment(shear, synthetic_histories(shear)),
+    }
+
+
+def _written(outputs: list[Path]) -> None:
+    for path in outputs:
+        assert path.stat().st_size > 1000, path
+
+
+@pytest.mark.parametrize("figure", lifecycle.FIGURES)
+def test_each_figure_draws_png_and_pdf(tables, figure, tmp_path) -> None:
+    outputs = [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"]
+    lifecycle.draw_experiment_figure(figure, "shear_flow", tables["shear_flow"], outputs)
+    _written(outputs)
+
+
+def test_figures_say_estimate_or_reading_on_energy_axes(tables, tmp_path, monkeypatch) -> None:
+    labels = []
+
+    def keep_labels(figure, outputs):  # the labels only: saving is tested above
+        labels.extend(axes.get_xlabel() for axes in figure.axes)
+        plt.close(figure)
+
+    monkeypatch.setattr(lifecycle, "save_figure", keep_labels)
+    for figure in lifecycle.FIGURES:
+        lifecycle.draw_experiment_figure(
+            figure, "oscillator", tables["oscillator"], [tmp_path / f"{figure}.png"]
+        )
+    energy_axes = [label for label in labels if "energy" in label]
+    assert len(energy_axes) == 3 and all("estimate" in label for label in energy_axes)
+    assert any("number of predictions" in label for label in labels)
+
+
+def test_overview_draws_a_panel_per_experiment(tables, tmp_path) -> None:
+    outputs = [tmp_path / "overview.png", tmp_path / "overview.pdf"]
+    lifecycle.draw_overview(
+        {name: t["fronts"] for name, t in tables.items()},
+        {name: t["runs"] for name, t in tables.items()},
+        outputs,
+    )
+    _written(outputs)
+
+
+def test_unknown_figure_is_refused(tables, tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown lifecycle figure"):
+        lifecycle.draw_experiment_figure("nope", "oscillator", tables["oscillator"], [])
+
+
+class _Job:
+    """What a rule script sees as ``snakemake``, with Snakemake's own named lists."""
+
+    def __init__(self, tmp_path: Path, **sections: dict) -> None:
+        self.log = [str(tmp_path / "job.log")]
+        for name in ("input", "output", "params"):
+            setattr(self, name, Namedlist(fromdict=sections.get(name, {})))
+
+
+def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as Snakemake does for a rule script
+    summary = synthetic_summary("oscillator", OSCILLATOR, seeds=3)
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    histories = synthetic_histories(summary)
+    paths = []
+    for (model, seed), run in histories.groupby(["model", "seed"]):
+        path = tmp_path / "oscillator" / model / f"seed{seed}" / "history.csv"
+        path.parent.mkdir(parents=True)
+        run.drop(columns=["experiment", "model", "point", "seed"]).to_csv(path, index=False)
+        paths.append(str(path))
+    analysis = tmp_path / "analysis"
+    outputs = {name: str(analysis / f"{name}.csv") for name in TABLES}
+    job = _Job(
+        tmp_path,
+        input={"summary": str(tmp_path / "summary.csv"), "histories": paths},
+        output=outputs,
+        params={"step": "analyze", "lifecycle_predictions": 1e5},
+    )
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    runs = pd.read_csv(outputs["runs"])
+    assert (runs["lifecycle_predictions"] == 1e5).all()
+    assert not pd.read_csv(outputs["energy_to_target"]).empty
+
+    claims = tmp_path / "claims.csv"
+    job = _Job(
+        tmp_path,
+        input={"statistics": [outputs["statistics"]]},
+        output={"claims": str(claims)},
+        params={"step": "claims", "experiments": ["oscillator"]},
+    )
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    verdicts = pd.read_csv(claims, dtype={"claim_id": str}).set_index(["claim_id", "experiment"])[
+        "verdict"
+    ]
+    assert verdicts[("1", "oscillator")] == "supported"
+    assert verdicts[("3", "shear_flow")] == "inconclusive"
+
+    figure = [str(tmp_path / "figures" / "energy_to_target.png")]
+    job = _Job(
+        tmp_path,
+        input=outputs,
+        output={"png": figure[0]},
+        params={"step": "figure", "figure": "energy_to_target", "experiment": "oscillator"},
+    )
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    _written([Path(figure[0])])
+
+
+def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> None:
+    summary = synthetic_summary("oscillator", OSCILLATOR, seeds=1)
+    tables = analyze_experiment(summary)  # no histories: empty target tables
+    assert tables["energy_to_target"].empty
+    for figure in lifecycle.FIGURES:
+        outputs = [tmp_path / f"{figure}.png"]
+        lifecycle.draw_experiment_figure(figure, "oscillator", tables, outputs)
+        _written(outputs)

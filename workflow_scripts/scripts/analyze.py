@@ -1,0 +1,62 @@
+"""Snakemake adapter: the analysis rules (params.step says which).
+
+- ``analyze``: one experiment's tables from its summary and learning curves;
+- ``claims``: the claims table from every experiment's statistics;
+- ``figure``: one lifecycle figure of one experiment from its tables;
+- ``overview``: the overview figure from every experiment's fronts and runs.
+"""
+
+from pathlib import Path
+
+import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+import pandas as pd
+
+from workflow_scripts.analysis import (
+    TABLES,
+    analyze_experiment,
+    check_claims,
+    read_histories,
+    read_tables,
+    write_tables,
+)
+from workflow_scripts.files import atomic_path
+from workflow_scripts.logs import logging_to
+
+smk = snakemake  # noqa: F821
+step = smk.params.step
+with logging_to(smk.log[0]):
+    if step == "analyze":
+        summary = pd.read_csv(smk.input.summary)
+        histories = smk.input.get("histories", [])
+        tables = analyze_experiment(
+            summary,
+            read_histories(histories, summary, smk.params.get("runs")) if histories else None,
+            lifecycle_predictions=smk.params.get("lifecycle_predictions"),
+            target_levels=smk.params.get("target_levels"),
+            alpha=smk.params.get("ecol2_alpha", 10.0),
+            beta_per_g=smk.params.get("ecol2_beta_per_g"),
+        )
+        write_tables(tables, {name: Path(smk.output[name]) for name in TABLES})
+    elif step == "claims":
+        statistics = {
+            name: pd.read_csv(path)
+            for name, path in zip(smk.params.experiments, smk.input.statistics, strict=True)
+        }
+        with atomic_path(smk.output.claims) as tmp:
+            check_claims(statistics).to_csv(tmp, index=False)
+    elif step == "figure":
+        from workflow_scripts.figures.lifecycle import draw_experiment_figure
+
+        tables = read_tables({name: smk.input[name] for name in smk.input.keys()})
+        draw_experiment_figure(
+            smk.params.figure, smk.params.experiment, tables, [Path(p) for p in smk.output]
+        )
+    elif step == "overview":
+        from workflow_scripts.figures.lifecycle import draw_overview
+
+        names = smk.params.experiments
+        fronts = dict(zip(names, map(pd.read_csv, smk.input.fronts), strict=True))
+        runs = dict(zip(names, map(pd.read_csv, smk.input.runs), strict=True))
+        draw_overview(fronts, runs, [Path(p) for p in smk.output])
+    else:
+        raise ValueError(f"unknown analysis step {step!r}")
