@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_analysis_tables import OSCILLATOR, synthetic_summary
+from test_analysis_tables import OSCILLATOR, analyzed, synthetic_summary
 
-from workflow_scripts.analysis import analyze_experiment, check_claims
+from workflow_scripts.analysis import check_claims
 
 BURGERS = {
     "mlp": ("none", 1e-3, 4e-3, 1e-9),
@@ -46,7 +46,7 @@ def _statistics(include: tuple[str, ...] = ("oscillator", "burgers", "shear_flow
         "shear_flow": synthetic_summary("shear_flow", SHEAR_FLOW, points=UNET_WIDTHS),
     }
     return {
-        name: analyze_experiment(summary)["statistics"]
+        name: analyzed(summary)["statistics"]
         for name, summary in summaries.items()
         if name in include
     }
@@ -154,6 +154,6 @@ def test_what_is_missing_is_said() -> None:
 
 def test_one_seed_gives_no_interval_and_no_verdict() -> None:
     summary = synthetic_summary("oscillator", OSCILLATOR, seeds=1)
-    table = check_claims({"oscillator": analyze_experiment(summary)["statistics"]})
+    table = check_claims({"oscillator": analyzed(summary)["statistics"]})
     row = table.set_index(["claim_id", "experiment"]).loc[("1", "oscillator")]
     assert row["verdict"] == "inconclusive" and "fewer than 2 seeds" in row["reason"]

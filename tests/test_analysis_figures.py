@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from snakemake.iocontainers import Namedlist
 from test_analysis_claims import SHEAR_FLOW, UNET_WIDTHS
-from test_analysis_tables import OSCILLATOR, synthetic_histories, synthetic_summary
+from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
-from workflow_scripts.analysis import TABLES, analyze_experiment
+from workflow_scripts.analysis import TABLES
 from workflow_scripts.figures import lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,8 +25,8 @@ def tables() -> dict[str, dict[str, pd.DataFrame]]:
     oscillator = synthetic_summary("oscillator", OSCILLATOR, seeds=3)
     shear = synthetic_summary("shear_flow", SHEAR_FLOW, seeds=3, points=UNET_WIDTHS)
     return {
-        "oscillator": analyze_experiment(oscillator, synthetic_histories(oscillator)),
-        "shear_flow": analyze_experiment(shear, synthetic_histories(shear)),
+        "oscillator": analyzed(oscillator, synthetic_histories(oscillator)),
+        "shear_flow": analyzed(shear, synthetic_histories(shear)),
     }
 
 
@@ -100,7 +100,12 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
         tmp_path,
         input={"summary": str(tmp_path / "summary.csv"), "histories": paths},
         output=outputs,
-        params={"step": "analyze", "lifecycle_predictions": 1e5},
+        params={
+            "step": "analyze",
+            "lifecycle_predictions": 1e5,
+            "error": "test_mse",
+            "relative_error": "test_rel_l2",
+        },
     )
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
     runs = pd.read_csv(outputs["runs"])
@@ -134,7 +139,7 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
 
 def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> None:
     summary = synthetic_summary("oscillator", OSCILLATOR, seeds=1)
-    tables = analyze_experiment(summary)  # no histories: empty target tables
+    tables = analyzed(summary)  # no histories: empty target tables
     assert tables["energy_to_target"].empty
     for figure in lifecycle.FIGURES:
         outputs = [tmp_path / f"{figure}.png"]

@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 
 from workflow_scripts.analysis import TABLES, analyze_experiment, read_histories
+from workflow_scripts.experiments import experiment_card
 
 GRID_G_PER_KWH = 445.0 * 1.58  # the default carbon settings: CO2 = energy x PUE x intensity
+
+
+def analyzed(summary: pd.DataFrame, histories: pd.DataFrame | None = None, **options):
+    """analyze_experiment with the error column of the summary's experiment card."""
+    card = experiment_card(str(summary["experiment"].iloc[0]))
+    return analyze_experiment(summary, histories, error=card.error, **options)
 
 
 def synthetic_summary(
@@ -104,7 +111,7 @@ OSCILLATOR = {
 def test_analyze_experiment_makes_every_table_with_units_in_the_names(tmp_path) -> None:
     summary = synthetic_summary("oscillator", OSCILLATOR, points={"mlp": {"w64": 2.0}})
     histories = synthetic_histories(summary)
-    tables = analyze_experiment(summary, histories, lifecycle_predictions=1e6)
+    tables = analyzed(summary, histories, lifecycle_predictions=1e6)
 
     assert set(tables) == set(TABLES)
     stats = tables["statistics"]
@@ -149,7 +156,7 @@ def test_analyze_experiment_refuses_two_experiments() -> None:
         [synthetic_summary("oscillator", OSCILLATOR), synthetic_summary("burgers", OSCILLATOR)]
     )
     with pytest.raises(ValueError, match="one experiment"):
-        analyze_experiment(both)
+        analyzed(both)
 
 
 def test_the_analysis_library_imports_neither_torch_nor_matplotlib() -> None:

@@ -61,6 +61,7 @@ CARD = ExperimentCard(
     ),
     error="test_mse",
     error_label="test MSE",
+    tracked_error_label="test MSE (learning curve)",
     data_schema={
         "type": "object",
         "additionalProperties": False,

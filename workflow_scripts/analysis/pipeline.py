@@ -12,13 +12,6 @@ import pandas as pd
 from workflow_scripts.analysis import break_even, fronts, scores, statistics, targets
 from workflow_scripts.files import atomic_path
 
-# Each experiment's test error (the fronts' and G-score's) and relative L2 error (EcoL2's).
-ERROR_COLUMNS = {"oscillator": "test_mse", "burgers": "test_mse", "shear_flow": "vrmse"}
-RELATIVE_ERROR_COLUMNS = {
-    "oscillator": "test_rel_l2",
-    "burgers": "test_rel_l2",
-    "shear_flow": "vrmse",
-}
 # The learning curve's own error column (history.csv); for the shear flow it is the one-step
 # MSE in z units on 16 valid windows, not the summary's test VRMSE.
 TRACKED_ERROR = "test_mse"
@@ -89,8 +82,8 @@ def analyze_experiment(
     summary: pd.DataFrame,
     histories: pd.DataFrame | None = None,
     *,
-    error: str | None = None,
-    relative_error: str | None = None,
+    error: str,
+    relative_error: str = "test_rel_l2",
     tracked_error: str = TRACKED_ERROR,
     lifecycle_predictions: float | None = None,
     target_levels: Sequence[float] | None = None,
@@ -99,13 +92,13 @@ def analyze_experiment(
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """Every analysis table of one experiment (names in ``TABLES``), from its summary (one row
-    per run) and its runs' learning curves (:func:`read_histories`)."""
+    per run) and its runs' learning curves (:func:`read_histories`). ``error``: the test error
+    (fronts, G-score); ``relative_error``: the relative L2 error (EcoL2), both from the
+    experiment's card."""
     experiments = summary["experiment"].unique()
     if len(experiments) != 1:
         raise ValueError(f"one experiment at a time, got {list(experiments)}")
     experiment = str(experiments[0])
-    error = error or ERROR_COLUMNS.get(experiment, "test_mse")
-    relative_error = relative_error or RELATIVE_ERROR_COLUMNS.get(experiment, "test_rel_l2")
 
     runs = with_lifecycle(statistics.with_point(summary), lifecycle_predictions)
     runs, parameters = scores.add_scores(

@@ -165,6 +165,7 @@ CARD = ExperimentCard(
     ),
     error="test_mse",
     error_label="test MSE (whole x–t reference grid)",
+    tracked_error_label="test MSE (learning curve, reference grid)",
     data_schema=DATA_SCHEMA,
     checks=(check_points,),
     figures={

@@ -110,6 +110,8 @@ class ExperimentCard:
     #: The summary column of its test error, and what that error measures (axis labels).
     error: str
     error_label: str
+    #: The learning curve's error (history.csv's ``test_mse``), which need not be the test error.
+    tracked_error_label: str
     #: JSON Schema of its ``data`` block (the rest of its config block is common).
     data_schema: Mapping[str, Any]
     figures: Mapping[str, Figure] = dataclasses.field(default_factory=dict)
@@ -118,6 +120,8 @@ class ExperimentCard:
     #: What its config block requires beyond the common keys.
     required: tuple[str, ...] = ("data", "training", "models")
     description: str = ""
+    #: The relative L2 error (EcoL2's R).
+    relative_error: str = "test_rel_l2"
 
     def config_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``experiments.<name>``, in config/schema.yaml's ``$defs``."""

@@ -102,6 +102,7 @@ CARD = ExperimentCard(
     ),
     error="test_mse",
     error_label="test MSE (extrapolation, whole window)",
+    tracked_error_label="test MSE (learning curve, whole window)",
     data_schema=DATA_SCHEMA,
     checks=(check_oscillator,),
     figures={

@@ -353,26 +353,12 @@ def draw(
         raise ValueError(f"unknown lifecycle figure {figure!r}; known: {', '.join(FIGURES)}")
 
 
-# The learning curve's error (history.csv's test_mse) per experiment: not always the test error.
-TRACKED_ERROR_LABELS = {
-    "oscillator": "test MSE (learning curve, whole window)",
-    "burgers": "test MSE (learning curve, reference grid)",
-    "shear_flow": "one-step MSE (learning curve, z units, 16 valid windows)",
-}
-
-
 def _labels(experiment: str) -> tuple[str, str, str, str]:
-    """Error column, its label, the learning curve's label, the title: the registry's own
-    (figures/__init__.py) where it has them."""
-    from workflow_scripts.analysis.pipeline import ERROR_COLUMNS
-    from workflow_scripts.figures import _ERROR_LABELS, _TITLES
+    """Error column, its label, the learning curve's label, the title: the experiment card's."""
+    from workflow_scripts.experiments import experiment_card
 
-    return (
-        ERROR_COLUMNS.get(experiment, "test_mse"),
-        _ERROR_LABELS.get(experiment, "test MSE"),
-        TRACKED_ERROR_LABELS.get(experiment, "test MSE (learning curve)"),
-        _TITLES.get(experiment, experiment.replace("_", " ").capitalize()),
-    )
+    card = experiment_card(experiment)
+    return card.error, card.error_label, card.tracked_error_label, card.title
 
 
 def draw_experiment_figure(

@@ -31,6 +31,8 @@ with logging_to(smk.log[0]):
         tables = analyze_experiment(
             summary,
             read_histories(histories, summary, smk.params.get("runs")) if histories else None,
+            error=smk.params.error,
+            relative_error=smk.params.relative_error,
             lifecycle_predictions=smk.params.get("lifecycle_predictions"),
             target_levels=smk.params.get("target_levels"),
             alpha=smk.params.get("ecol2_alpha", 10.0),
