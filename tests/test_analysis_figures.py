@@ -14,6 +14,7 @@ from test_analysis_claims import SHEAR_FLOW, UNET_WIDTHS
 from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
 from workflow_scripts.analysis import TABLES
+from workflow_scripts.experiments import experiment_card
 from workflow_scripts.figures import lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +39,9 @@ def _written(outputs: list[Path]) -> None:
 @pytest.mark.parametrize("figure", lifecycle.FIGURES)
 def test_each_figure_draws_png_and_pdf(tables, figure, tmp_path) -> None:
     outputs = [tmp_path / f"{figure}.png", tmp_path / f"{figure}.pdf"]
-    lifecycle.draw_experiment_figure(figure, "shear_flow", tables["shear_flow"], outputs)
+    lifecycle.draw_experiment_figure(
+        figure, experiment_card("shear_flow"), tables["shear_flow"], outputs
+    )
     _written(outputs)
 
 
@@ -52,7 +55,10 @@ def test_figures_say_estimate_or_reading_on_energy_axes(tables, tmp_path, monkey
     monkeypatch.setattr(lifecycle, "save_figure", keep_labels)
     for figure in lifecycle.FIGURES:
         lifecycle.draw_experiment_figure(
-            figure, "oscillator", tables["oscillator"], [tmp_path / f"{figure}.png"]
+            figure,
+            experiment_card("oscillator"),
+            tables["oscillator"],
+            [tmp_path / f"{figure}.png"],
         )
     energy_axes = [label for label in labels if "energy" in label]
     assert len(energy_axes) == 3 and all("estimate" in label for label in energy_axes)
@@ -65,13 +71,16 @@ def test_overview_draws_a_panel_per_experiment(tables, tmp_path) -> None:
         {name: t["fronts"] for name, t in tables.items()},
         {name: t["runs"] for name, t in tables.items()},
         outputs,
+        {name: experiment_card(name) for name in tables},
     )
     _written(outputs)
 
 
 def test_unknown_figure_is_refused(tables, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown lifecycle figure"):
-        lifecycle.draw_experiment_figure("nope", "oscillator", tables["oscillator"], [])
+        lifecycle.draw_experiment_figure(
+            "nope", experiment_card("oscillator"), tables["oscillator"], []
+        )
 
 
 class _Job:
@@ -143,5 +152,5 @@ def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> Non
     assert tables["energy_to_target"].empty
     for figure in lifecycle.FIGURES:
         outputs = [tmp_path / f"{figure}.png"]
-        lifecycle.draw_experiment_figure(figure, "oscillator", tables, outputs)
+        lifecycle.draw_experiment_figure(figure, experiment_card("oscillator"), tables, outputs)
         _written(outputs)

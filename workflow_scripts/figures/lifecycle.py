@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,6 +22,9 @@ from workflow_scripts.figures.style import (
     save_figure,
     variant_styles,
 )
+
+if TYPE_CHECKING:
+    from workflow_scripts.experiments.card import ExperimentCard
 
 FIGURES = ("pareto_lifecycle", "break_even", "energy_to_target", "sweep")
 _FIGSIZE = (7.0, 3.8)
@@ -353,27 +357,18 @@ def draw(
         raise ValueError(f"unknown lifecycle figure {figure!r}; known: {', '.join(FIGURES)}")
 
 
-def _labels(experiment: str) -> tuple[str, str, str, str]:
-    """Error column, its label, the learning curve's label, the title: the experiment card's."""
-    from workflow_scripts.experiments import experiment_card
-
-    card = experiment_card(experiment)
-    return card.error, card.error_label, card.tracked_error_label, card.title
-
-
 def draw_experiment_figure(
-    figure: str, experiment: str, tables: Mapping[str, pd.DataFrame], outputs: Sequence[Path]
+    figure: str, card: ExperimentCard, tables: Mapping[str, pd.DataFrame], outputs: Sequence[Path]
 ) -> None:
-    """``figure`` of ``experiment`` with the experiment's error column, labels and title."""
-    error, error_label, tracked_label, title = _labels(experiment)
+    """``figure`` of an experiment with its card's error column, labels and title."""
     draw(
         figure,
         tables,
         outputs,
-        error=error,
-        error_label=error_label,
-        tracked_error_label=tracked_label,
-        title=title,
+        error=card.error,
+        error_label=card.error_label,
+        tracked_error_label=card.tracked_error_label,
+        title=card.title,
     )
 
 
@@ -381,14 +376,14 @@ def draw_overview(
     fronts: Mapping[str, pd.DataFrame],
     runs: Mapping[str, pd.DataFrame],
     outputs: Sequence[Path],
+    cards: Mapping[str, ExperimentCard],
 ) -> None:
-    """The overview figure with each experiment's error column, labels and title."""
-    labels = {name: _labels(name) for name in fronts}
+    """The overview figure with each experiment's error column, label and title (its card's)."""
     plot_overview(
         fronts,
         runs,
         outputs,
-        errors={name: label[0] for name, label in labels.items()},
-        error_labels={name: label[1] for name, label in labels.items()},
-        titles={name: label[3] for name, label in labels.items()},
+        errors={name: cards[name].error for name in fronts},
+        error_labels={name: cards[name].error_label for name in fronts},
+        titles={name: cards[name].title for name in fronts},
     )

@@ -19,6 +19,7 @@ from workflow_scripts.analysis import (
     read_tables,
     write_tables,
 )
+from workflow_scripts.experiments import experiment_card
 from workflow_scripts.files import atomic_path
 from workflow_scripts.logs import logging_to
 
@@ -51,7 +52,10 @@ with logging_to(smk.log[0]):
 
         tables = read_tables({name: smk.input[name] for name in smk.input.keys()})
         draw_experiment_figure(
-            smk.params.figure, smk.params.experiment, tables, [Path(p) for p in smk.output]
+            smk.params.figure,
+            experiment_card(smk.params.experiment),
+            tables,
+            [Path(p) for p in smk.output],
         )
     elif step == "overview":
         from workflow_scripts.figures.lifecycle import draw_overview
@@ -59,6 +63,7 @@ with logging_to(smk.log[0]):
         names = smk.params.experiments
         fronts = dict(zip(names, map(pd.read_csv, smk.input.fronts), strict=True))
         runs = dict(zip(names, map(pd.read_csv, smk.input.runs), strict=True))
-        draw_overview(fronts, runs, [Path(p) for p in smk.output])
+        cards = {name: experiment_card(name) for name in names}
+        draw_overview(fronts, runs, [Path(p) for p in smk.output], cards)
     else:
         raise ValueError(f"unknown analysis step {step!r}")
