@@ -6,12 +6,14 @@ code), that its message names the culprit, and that no output of the failed job 
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -306,3 +308,81 @@ def test_a_busy_sibling_raises_the_machine_figure_not_the_process_one(tmp_path):
     assert busy.others_cpu_load > 1.0
     assert machine_ratio > 1.5 * process_ratio, (machine_ratio, process_ratio)
     assert busy.energy_kwh == busy.process_energy_kwh  # the analysis uses the robust one
+
+
+# -- through Snakemake ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def diverged_workflow(tmp_path_factory):
+    """A tiny oscillator run whose mlp diverges (lr 1e6), with --keep-going; then the same
+    workflow with the mlp switched off, finished."""
+    from conftest import tiny_config
+    from workflow_helpers import only, snakemake
+
+    workdir = tmp_path_factory.mktemp("diverged")
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    models = config["experiments"]["oscillator"]["models"]
+    models["pinn_hard"]["enabled"] = False
+    models["mlp"]["training"] = {"lr": 1.0e6}
+    failed = snakemake(workdir, config, "--keep-going", check=False)
+    models["mlp"]["enabled"] = False
+    snakemake(workdir, config)
+    return workdir, config, failed
+
+
+@pytest.mark.slow
+def test_a_diverging_variant_fails_its_job_and_the_others_finish(diverged_workflow):
+    workdir, _, failed = diverged_workflow
+    assert failed.returncode != 0
+    log = (workdir / "logs" / "train" / "oscillator" / "mlp" / "seed0.log").read_text()
+    assert "TrainingDiverged" in log and "oscillator/mlp seed 0 diverged at step" in log
+    mlp = workdir / "results" / "oscillator" / "mlp" / "seed0"
+    assert not mlp.exists() or not any(mlp.iterdir())  # no model, history, metrics
+    pinn = workdir / "results" / "oscillator" / "pinn" / "seed0"
+    assert (pinn / "metrics.json").stat().st_size > 0  # --keep-going: the other variant ran
+    summary = pd.read_csv(workdir / "results" / "oscillator" / "summary.csv")
+    assert summary["model"].tolist() == ["pinn"]  # no row from the diverged variant
+
+
+def _pue(config):
+    config["carbon"]["pue"] = 2 * config["carbon"]["pue"]
+
+
+def _grid(config):
+    config["carbon"]["grid_intensity_g_per_kwh"] = 3 * config["carbon"]["grid_intensity_g_per_kwh"]
+
+
+def _country(config):
+    config["carbon"].update(grid_intensity_g_per_kwh=None, country_iso_code="FRA")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change, factor", [(_pue, 2.0), (_grid, 3.0), (_country, None)])
+def test_pue_or_grid_intensity_re_runs_only_the_summary_and_figures(
+    diverged_workflow, change, factor
+):
+    from workflow_helpers import planned_jobs, snakemake
+
+    workdir, config, _ = diverged_workflow
+    changed = json.loads(json.dumps(config))
+    change(changed)
+    figures = {f"figure_oscillator_{f}": 1 for f in ("pareto", "predictions", "learning_curves")}
+    assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == {
+        "summarize": 1,
+        "all": 1,
+        **figures,
+    }
+    # The CO2 columns follow; the energies, measured once, do not.
+    summary = workdir / "results" / "oscillator" / "summary.csv"
+    before = pd.read_csv(summary)
+    snakemake(workdir, changed, "results/oscillator/summary.csv")
+    after = pd.read_csv(summary)
+    snakemake(workdir, config, "results/oscillator/summary.csv")  # back, for the next case
+    for column in ("train_co2_g", "inference_co2_g_per_prediction", "lifecycle_co2_g"):
+        if factor is None:  # France's grid is cleaner than Denmark's 445 g/kWh of the config
+            assert (after[column] < before[column]).all(), column
+        else:
+            assert after[column].tolist() == pytest.approx((factor * before[column]).tolist())
+    for column in ("train_energy_kwh", "lifecycle_energy_kwh", "train_energy_machine_kwh"):
+        assert after[column].tolist() == before[column].tolist(), column
