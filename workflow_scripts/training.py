@@ -273,21 +273,17 @@ class _DivergenceCheck:
         if not math.isfinite(loss):
             self.fail(step, phase, loss, "the loss is not finite")
 
-    def logged(
-        self,
-        step: int,
-        phase: str,
-        loss: float,
-        terms: dict[str, torch.Tensor] | None = None,
-        test_mse: float | None = None,
-    ) -> None:
+    def logged(self, step: int, phase: str, loss: float, terms: dict[str, torch.Tensor]) -> None:
+        """At a log step: the loss, each loss term and every parameter."""
         self.loss(step, phase, loss)
-        for name, value in (terms or {}).items():
+        for name, value in terms.items():
             if not math.isfinite(value.item()):
                 self.fail(step, phase, loss, f"loss term {name!r} is {value.item()}")
-        if test_mse is not None and not math.isfinite(test_mse):
-            self.fail(step, phase, loss, f"the test error is {test_mse}")
         self.parameters(step, phase, loss)
+
+    def test_error(self, step: int, phase: str, loss: float, test_mse: float) -> None:
+        if not math.isfinite(test_mse):
+            self.fail(step, phase, loss, f"the test error is {test_mse}")
 
     def parameters(self, step: int, phase: str, loss: float) -> None:
         parameters = [(n, p.detach()) for n, p in self.model.named_parameters()]
@@ -385,7 +381,7 @@ def _fit(
                 loss_value = loss.item()
                 check.logged(step, "adam", loss_value, terms)
                 test_mse = recorder.record(step, "adam", loss_value, terms)
-                check.logged(step, "adam", loss_value, test_mse=test_mse)
+                check.test_error(step, "adam", loss_value, test_mse)
                 bar.set_postfix(loss=f"{loss_value:.3g}", test_mse=f"{test_mse:.3g}")
                 if target is not None and test_mse <= target:
                     reached_target = True
@@ -439,7 +435,7 @@ def _fit(
                 bar.update(max(1, iterations))
                 check.logged(step + done, "lbfgs", loss.item(), last_terms)
                 test_mse = recorder.record(step + done, "lbfgs", loss.item(), last_terms)
-                check.logged(step + done, "lbfgs", loss.item(), test_mse=test_mse)
+                check.test_error(step + done, "lbfgs", loss.item(), test_mse)
                 if target is not None and test_mse <= target:
                     reached_target = True
                     break
