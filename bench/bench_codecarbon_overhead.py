@@ -16,9 +16,11 @@ from pathlib import Path
 
 from workflow_scripts.config import load_config, variant_spec
 from workflow_scripts.data.pointwise import generate_dataset
-from workflow_scripts.energy import CarbonSettings, EnergyMeter
+from workflow_scripts.energy import NOTHING_SPENT, CarbonSettings, EnergyMeter
+from workflow_scripts.experiments import dataset_maker
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.training import NOTHING_SPENT, fit, open_experiment
+from workflow_scripts.families.runs import open_experiment
+from workflow_scripts.training import fit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +61,7 @@ def main() -> None:
         tmp = Path(tmp)
         data = tmp / "dataset.nc"
         generate_dataset(
-            "oscillator",
+            dataset_maker("oscillator"),
             config["experiments"]["oscillator"]["data"],
             dataset_path=data,
             cost_path=tmp / "data.json",

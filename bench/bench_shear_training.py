@@ -32,9 +32,11 @@ from torch import nn
 
 from workflow_scripts.config import load_config, models_of, variant_spec
 from workflow_scripts.experiments.base import VariantSpec
-from workflow_scripts.experiments.shear_flow import FIELDS, INPUT_FRAMES, ShearFlowExperiment
+from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
+from workflow_scripts.families.forecasting import FIELDS, ShearFlowExperiment
+from workflow_scripts.families.runs import open_experiment
 from workflow_scripts.measurement import count_parameters, synchronize
-from workflow_scripts.training import make_optimizer, open_experiment, weighted_loss
+from workflow_scripts.training import make_optimizer, weighted_loss
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,5 +21,15 @@ rule summarize:
         "../envs/plot.yaml"
     params:
         lifecycle_predictions=config["carbon"]["lifecycle_predictions"],
+        # CO2 = energy x PUE x grid intensity is derived here, not in the measured jobs.
+        carbon={
+            key: config["carbon"][key]
+            for key in (
+                "pue",
+                "grid_intensity_g_per_kwh",
+                "country_iso_code",
+                "shared_load_threshold",
+            )
+        },
     script:
         "../workflow_scripts/scripts/summarize.py"

@@ -79,9 +79,12 @@ def run_files(experiment, filename):
 
 
 def measured_carbon():
-    """What an energy meter reads of the carbon block (CarbonSettings' fields): not
-    lifecycle_predictions, which only the summary uses."""
-    return {f.name: config["carbon"][f.name] for f in dataclasses.fields(CarbonSettings)}
+    """What an energy meter reads of the carbon block (energy.METER_FIELDS): not PUE, grid
+    intensity or country, which the summary applies to the stored energy, nor
+    lifecycle_predictions, so a changed one re-runs no measured job."""
+    from workflow_scripts.energy import METER_FIELDS
+
+    return {name: config["carbon"][name] for name in METER_FIELDS}
 
 
 def spec_for(wildcards):

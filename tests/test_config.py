@@ -223,7 +223,9 @@ def test_integral_floats_are_not_integers(default_config, path, value, key):
 def test_an_unknown_country_is_refused_where_no_intensity_is_forced(default_config):
     config = broken(default_config, ("carbon", "grid_intensity_g_per_kwh"), None)
     validate_config(copy.deepcopy(config))  # DNK is known
-    with pytest.raises(ConfigError, match=r"carbon\.country_iso_code: 'XYZ' is not a country"):
+    with pytest.raises(
+        ConfigError, match=r"carbon\.country_iso_code': codecarbon has no grid intensity for 'XYZ'"
+    ):
         validate_config(broken(config, ("carbon", "country_iso_code"), "XYZ"))
     # with a forced intensity the country is not used
     validate_config(broken(default_config, ("carbon", "country_iso_code"), "XYZ"))

@@ -1,5 +1,6 @@
 """FLOP counting, the energy meter, the Pareto front and the lifecycle summary."""
 
+import dataclasses
 import math
 import types
 from unittest.mock import patch
@@ -10,7 +11,12 @@ import pytest
 import torch
 from matplotlib.ticker import NullFormatter
 
-from workflow_scripts.energy import CarbonSettings, EnergyMeter, describe_energy_method
+from workflow_scripts.energy import (
+    PROCESS_ATTRIBUTED,
+    CarbonSettings,
+    EnergyMeter,
+    describe_energy_method,
+)
 from workflow_scripts.figures.style import decades_shown, energy_label, save_figure
 from workflow_scripts.figures.tradeoffs import pareto_front, plot_pareto
 from workflow_scripts.files import write_json
@@ -62,18 +68,34 @@ def test_energy_meter_writes_its_csv_and_says_how_it_measured(tmp_path):
         time_repeated(lambda: end @ end, torch.device("cpu"), min_seconds=0.5)
         midway = meter.spent_so_far()
     reading = meter.reading
+    assert 0 < midway["energy_machine_kwh"] <= reading.energy_machine_kwh
     assert 0 < midway["energy_kwh"] <= reading.energy_kwh
     assert 0.5 <= midway["duration_s"] <= reading.duration_s
-    assert reading.energy_kwh == pytest.approx(
+    assert 0 < midway["cpu_time_s"] <= reading.cpu_time_s
+    assert reading.energy_machine_kwh == pytest.approx(
         reading.cpu_energy_kwh + reading.gpu_energy_kwh + reading.ram_energy_kwh, rel=1e-6
     )
-    assert reading.co2_g == pytest.approx(reading.energy_kwh * 500.0, rel=1e-6)
-    assert reading.pue == 1.5
     assert "codecarbon" in reading.energy_method
-    # RAM is always modelled, so the totals are estimates even with RAPL or NVML readings
+    # RAM is always modelled, so the totals are estimates even with RAPL or NVML readings;
+    # the analysis then uses the process-attributed figure
     assert reading.energy_is_estimate
+    assert reading.energy_figure == PROCESS_ATTRIBUTED
+    assert reading.energy_kwh == reading.process_energy_kwh > 0
+    # The job's own CPU time: this loop kept (at least) one core busy most of the wall time.
+    assert 0.3 * reading.duration_s < reading.cpu_time_s
+    assert reading.machine_busy_cpu_s >= 0.9 * reading.cpu_time_s
+    # The tracker ran at PUE 1: the stored energy is IT energy; PUE enters only at the summary.
     table = pd.read_csv(csv)
-    assert len(table) == 1 and table["energy_consumed"].iloc[0] == pytest.approx(reading.energy_kwh)
+    assert len(table) == 1
+    assert table["energy_consumed"].iloc[0] == pytest.approx(reading.energy_machine_kwh)
+    assert table["pue"].iloc[0] == 1.0
+
+
+def test_a_failed_block_leaves_no_emissions_csv(tmp_path):
+    csv = tmp_path / "emissions.csv"
+    with pytest.raises(RuntimeError), EnergyMeter(CarbonSettings(), csv, stage="test") as meter:
+        raise RuntimeError("the job failed")
+    assert meter.reading is None and not csv.exists()
 
 
 def _tracker_with(*devices):
@@ -108,7 +130,8 @@ def test_pareto_front_keeps_only_non_dominated_points():
     assert pareto_front(costs, errors).tolist() == [4, 0, 1, 3]
 
 
-def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
+def _write_runs(tmp_path, others_load=(0.1, 0.1)):
+    """Two runs' train.json and metrics.json and a data cost, as the stages write them."""
     train, metrics = [], []
     for seed in (0, 1):
         run = tmp_path / f"seed{seed}"
@@ -121,8 +144,13 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
                 "seed": seed,
                 "n_parameters": 10,
                 "train_energy_kwh": 2.0,
-                "train_co2_g": 20.0,
+                "train_energy_machine_kwh": 3.0,
+                "train_energy_figure": PROCESS_ATTRIBUTED,
+                "train_cpu_time_s": 50.0,
+                "train_others_cpu_load": others_load[seed],
+                "train_shared_machine": False,
                 "energy_method": "estimate",
+                "energy_is_estimate": True,
             },
         )
         write_json(
@@ -133,21 +161,82 @@ def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
                 "test_mse": 0.1 * seed,
                 "rollout_vrmse": [0.1, 0.2],  # per-step lists stay out of the table
                 "inference_energy_kwh_per_prediction": 0.001,
-                "inference_co2_g_per_prediction": 0.01,
+                "inference_energy_machine_kwh_per_prediction": 0.002,
+                "inference_others_cpu_load": 0.0,
             },
         )
         train.append(run / "train.json")
         metrics.append(run / "metrics.json")
     write_json(
-        tmp_path / "data.json", {"data_energy_kwh": 1.0, "data_co2_g": 10.0, "data_wall_s": 3.0}
+        tmp_path / "data.json",
+        {
+            "data_energy_kwh": 1.0,
+            "data_energy_machine_kwh": 1.5,
+            "data_energy_figure": PROCESS_ATTRIBUTED,
+            "data_cpu_time_s": 4.0,
+            "data_others_cpu_load": 0.0,
+            "data_wall_s": 3.0,
+        },
     )
-    table = summarize_runs(train, metrics, [tmp_path / "data.json"], lifecycle_predictions=100)
+    return train, metrics, [tmp_path / "data.json"]
+
+
+def test_summary_lifecycle_adds_data_training_and_inference(tmp_path):
+    carbon = CarbonSettings(grid_intensity_g_per_kwh=10.0, pue=1.0)
+    table = summarize_runs(*_write_runs(tmp_path), lifecycle_predictions=100, carbon=carbon)
     assert list(table["seed"]) == [0, 1]
-    assert table["lifecycle_co2_g"].tolist() == pytest.approx([31.0, 31.0])
     assert table["lifecycle_energy_kwh"].tolist() == pytest.approx([3.1, 3.1])
+    assert table["lifecycle_co2_g"].tolist() == pytest.approx([31.0, 31.0])
     assert not table.isna().any().any()
     assert math.isclose(table["test_mse"].iloc[1], 0.1)
     assert "rollout_vrmse" not in table.columns
+    # the machine-wide figures stay beside the ones the analysis uses, which are named
+    assert table["train_energy_machine_kwh"].tolist() == [3.0, 3.0]
+    assert set(table["train_energy_figure"]) == {PROCESS_ATTRIBUTED}
+
+
+def test_summary_applies_pue_and_grid_intensity_to_the_stored_energy(tmp_path):
+    runs = _write_runs(tmp_path)
+    plain = summarize_runs(*runs, 100, carbon=CarbonSettings(grid_intensity_g_per_kwh=10.0))
+    both = CarbonSettings(grid_intensity_g_per_kwh=20.0, pue=1.5)
+    changed = summarize_runs(*runs, 100, carbon=both)
+    for column in (
+        "train_co2_g",
+        "inference_co2_g_per_prediction",
+        "data_co2_g",
+        "lifecycle_co2_g",
+    ):
+        assert changed[column].tolist() == pytest.approx((plain[column] * 3.0).tolist()), column
+    # energy does not change with PUE: it is the jobs' IT energy
+    pd.testing.assert_series_equal(plain["lifecycle_energy_kwh"], changed["lifecycle_energy_kwh"])
+    assert changed["pue"].tolist() == [1.5, 1.5]
+    assert changed["grid_intensity_g_per_kwh"].tolist() == [20.0, 20.0]
+
+
+def test_without_a_forced_grid_intensity_the_summary_uses_the_country_figure(tmp_path):
+    from codecarbon.core.emissions import Emissions
+    from codecarbon.input import DataSource
+
+    runs = _write_runs(tmp_path)
+    table = summarize_runs(*runs, 100, carbon=CarbonSettings(country_iso_code="FRA"))
+    mix = DataSource().get_global_energy_mix_data()["FRA"]
+    expected = Emissions._global_energy_mix_to_emissions_rate(mix).kgs_per_kWh * 1000
+    assert table["grid_intensity_g_per_kwh"].iloc[0] == pytest.approx(expected)
+    assert table["train_co2_g"].iloc[0] == pytest.approx(2.0 * expected)
+    denmark = summarize_runs(*runs, 100, carbon=CarbonSettings(country_iso_code="DNK"))
+    assert denmark["grid_intensity_g_per_kwh"].iloc[0] != pytest.approx(expected)
+    with pytest.raises(ValueError, match="carbon.country_iso_code"):
+        summarize_runs(*runs, 100, carbon=CarbonSettings(country_iso_code="XXX"))
+
+
+def test_summary_flags_jobs_that_shared_the_machine(tmp_path):
+    runs = _write_runs(tmp_path, others_load=(0.1, 1.2))
+    carbon = CarbonSettings(grid_intensity_g_per_kwh=10.0, shared_load_threshold=0.5)
+    table = summarize_runs(*runs, 100, carbon=carbon)
+    assert table["train_shared_machine"].tolist() == [False, True]
+    assert table["shared_machine"].tolist() == [False, True]
+    stricter = dataclasses.replace(carbon, shared_load_threshold=0.05)
+    assert summarize_runs(*runs, 100, carbon=stricter)["shared_machine"].tolist() == [True, True]
 
 
 def test_parameter_count_counts_a_complex_weight_as_two_reals():
@@ -161,10 +250,14 @@ def test_energy_axes_say_whether_codecarbon_read_or_estimated():
     estimated = pd.DataFrame({"energy_is_estimate": [False, True]})
     read = pd.DataFrame({"energy_is_estimate": [False, False]})
     assert energy_label("training energy", estimated).endswith(
-        "(kWh incl. PUE, codecarbon estimate)"
+        "(kWh excl. PUE, codecarbon estimate)"
     )
-    assert energy_label("training energy", read).endswith("(kWh incl. PUE, codecarbon reading)")
+    assert energy_label("training energy", read).endswith("(kWh excl. PUE, codecarbon reading)")
     assert "estimate" in energy_label("training energy", pd.DataFrame({"model": ["mlp"]}))
+    attributed = estimated.assign(train_energy_figure=PROCESS_ATTRIBUTED)
+    assert energy_label("training energy", attributed).endswith(
+        "(kWh excl. PUE, codecarbon estimate, process-attributed)"
+    )
 
 
 def test_log_axes_keep_their_numbers_without_overlap(tmp_path):

@@ -26,6 +26,7 @@ from workflow_scripts.experiments import experiment_class
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.shear_flow import INPUT_FRAMES
 from workflow_scripts.families.forecasting import ShearFlowExperiment
+from workflow_scripts.families.runs import load_model
 from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.increment import IncrementOutput
@@ -310,7 +311,7 @@ def test_training_learns_beyond_persistence(data, tmp_path):
     spec = spec_of("unet", steps=150, log_every=50, batch_size=4)
     train_run(spec, data, tmp_path)
     experiment = open_experiment(data)
-    model = training.load_model(experiment, tmp_path / "model.pt", spec)
+    model = load_model(experiment, tmp_path / "model.pt", spec)
     experiment.rollout_steps = 1
     metrics = experiment.efficacy_metrics(model)
     # The increment model starts at persistence (skill 0); 150 steps reach about 0.36.

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from workflow_scripts.architectures import architecture_kind, resolve_architecture
+from workflow_scripts.energy import CarbonSettings, grid_intensity_g_per_kwh
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card, experiment_cards
 from workflow_scripts.experiments.card import enabled_models
@@ -200,16 +201,6 @@ def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
 
 
 def _check_carbon(carbon: dict[str, Any]) -> None:
-    """A national grid intensity that codecarbon has, where none is forced."""
-    if carbon["grid_intensity_g_per_kwh"] is not None:
-        return
-    code = carbon["country_iso_code"]
-    from codecarbon.input import DataSource
-
-    known = DataSource().get_global_energy_mix_data()
-    if code not in known:
-        raise ConfigError(
-            f"config key carbon.country_iso_code: {code!r} is not a country codecarbon knows "
-            "(ISO 3166-1 alpha-3, e.g. DNK, DEU, USA); it would fall back to a world average. "
-            "Or force carbon.grid_intensity_g_per_kwh"
-        )
+    """A national grid intensity that codecarbon has, where none is forced (else codecarbon
+    would fall back to a world average with an error buried in a job log)."""
+    grid_intensity_g_per_kwh(CarbonSettings.from_config(carbon))

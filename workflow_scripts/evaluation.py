@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,21 @@ import torch
 
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
 from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.families.runs import load_model, open_experiment
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import (
     count_flops,
+    describe_device,
     synchronize,
     time_repeated,
 )
-from workflow_scripts.training import describe_device, load_model, open_experiment
 
 log = logging.getLogger(__name__)
+
+
+class NonFiniteMetrics(RuntimeError):
+    """A metric (or the predictions behind it) is NaN or infinite; the message names the
+    variant, the seed and the metric."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +34,28 @@ class EvaluateOutputs:
     metrics: Path
     predictions: Path
     emissions: Path
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a number, or any number in a list (per-step rollout metrics), is NaN or inf."""
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(item) for item in value)
+    return False
+
+
+def refuse_non_finite(metrics: dict[str, Any], spec: VariantSpec, seed: int) -> None:
+    """Raise :class:`NonFiniteMetrics` naming the first metric that is NaN or infinite."""
+    bad = [key for key, value in metrics.items() if _non_finite(value)]
+    if bad:
+        raise NonFiniteMetrics(
+            f"evaluation of {spec.experiment}/{spec.model} seed {seed}: metric {bad[0]!r} is "
+            f"{metrics[bad[0]]!r} (not finite; also: {bad[1:] or 'none'}); no metrics.json or "
+            "predictions.nc is written. The trained model predicts non-finite values."
+        )
 
 
 def evaluate_variant(
@@ -47,6 +76,7 @@ def evaluate_variant(
 
     Inference is repeated for at least ``min_inference_seconds`` under one tracker, so that
     per-prediction energy is a total divided by a count, not a reading at the noise floor.
+    Non-finite metrics raise :class:`NonFiniteMetrics` before anything is written.
     """
     experiment = open_experiment(
         spec, seed=seed, data_path=data_path, device_name=device_name, threads=threads
@@ -56,6 +86,7 @@ def evaluate_variant(
     experiment.rollout_steps = rollout_steps
 
     efficacy = experiment.efficacy_metrics(model)
+    refuse_non_finite(efficacy, spec, seed)  # before spending the inference timing on it
     predict = experiment.prediction(model)
     with torch.no_grad():
         flops = count_flops(predict)
@@ -66,7 +97,6 @@ def evaluate_variant(
     reading = meter.reading
     assert reading is not None
     per_prediction = reading.per(repeats)
-    experiment.save_predictions(model, outputs.predictions)
 
     metrics = {
         "experiment": spec.experiment,
@@ -76,15 +106,26 @@ def evaluate_variant(
         **efficacy,
         "prediction_unit": experiment.prediction_unit,
         "inference_repeats": repeats,
+        # Energy without PUE and CO2: the summary applies carbon.pue and the grid intensity.
         "inference_wall_s_total": reading.duration_s,
+        "inference_energy_kwh_total": reading.energy_kwh,
+        "inference_energy_machine_kwh_total": reading.energy_machine_kwh,
+        "inference_cpu_time_s_total": reading.cpu_time_s,
+        "inference_others_cpu_load": reading.others_cpu_load,
+        "inference_shared_machine": reading.others_cpu_load > carbon.shared_load_threshold,
+        "inference_energy_figure": reading.energy_figure,
         "inference_wall_s_per_prediction": per_prediction["wall_s"],
         "inference_energy_kwh_per_prediction": per_prediction["energy_kwh"],
-        "inference_co2_g_per_prediction": per_prediction["co2_g"],
+        "inference_energy_machine_kwh_per_prediction": per_prediction["energy_machine_kwh"],
+        "inference_cpu_time_s_per_prediction": per_prediction["cpu_time_s"],
         "inference_flops_per_prediction": flops,
+        "shared_load_threshold": carbon.shared_load_threshold,
         "energy_method": reading.energy_method,
         "energy_is_estimate": reading.energy_is_estimate,
         "device": describe_device(device),
     }
+    refuse_non_finite(metrics, spec, seed)
+    experiment.save_predictions(model, outputs.predictions)
     write_json(outputs.metrics, metrics)
     log.info("%s/%s seed %d: %s", spec.experiment, spec.model, seed, efficacy)
     return metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import platform
 import resource
 import time
 from collections.abc import Callable
@@ -97,6 +98,12 @@ def count_parameters(module: nn.Module) -> int:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}"
 
 
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:

@@ -1,4 +1,10 @@
-"""The carbon stage: a table per experiment with lifecycle CO2 (data + train + inference)."""
+"""The carbon stage: a table per experiment with lifecycle energy and CO2 (data + train +
+inference).
+
+Measured jobs store energy without PUE; CO2 is derived here, as energy x PUE x grid intensity
+(:func:`workflow_scripts.energy.co2_g`), so a changed PUE or grid intensity re-runs this rule
+and the figures, never a measured job.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from workflow_scripts.energy import CarbonSettings, co2_g, grid_intensity_g_per_kwh
 from workflow_scripts.files import atomic_path, read_json
 
 _LEADING = ["experiment", "model", "physics_bias", "seed", "n_parameters"]
+
+
+def _data_costs(data_costs: Sequence[Path], threshold: float) -> dict[str, object]:
+    """The data stages' totals: wall time, energies, CPU time; shared if any stage was."""
+    totals = {"data_wall_s": 0.0, "data_energy_kwh": 0.0, "data_energy_machine_kwh": 0.0}
+    totals["data_cpu_time_s"] = 0.0
+    figures, shared = set(), False
+    for path in data_costs:
+        cost = read_json(path)
+        for key in totals:
+            totals[key] += cost[key]
+        figures.add(cost["data_energy_figure"])
+        shared |= cost["data_others_cpu_load"] > threshold
+    return {
+        **totals,
+        "data_energy_figure": "; ".join(sorted(figures)),
+        "data_shared_machine": shared,
+    }
 
 
 def summarize_runs(
@@ -17,44 +42,60 @@ def summarize_runs(
     run_metrics: Sequence[Path],
     data_costs: Sequence[Path],
     lifecycle_predictions: int,
+    carbon: CarbonSettings | None = None,
 ) -> pd.DataFrame:
     """One row per (variant, seed): every efficacy and efficiency figure, units in the names.
 
     One number per cell: per-step lists (the shear-flow rollouts) stay in each run's
     metrics.json and predictions.nc, where they are arrays rather than text.
-    Lifecycle CO2 = the data stage (shared by all variants of the experiment, counted in
-    full for each, since each needs it) + training + ``lifecycle_predictions`` predictions.
+    Energies (kWh) exclude PUE. ``*_energy_kwh`` is the figure the analysis uses (named in
+    ``*_energy_figure``: process-attributed where codecarbon estimates, its reading where it
+    measures), ``*_energy_machine_kwh`` codecarbon's machine-wide figure beside it.
+    ``*_shared_machine``: other processes used more than ``carbon.shared_load_threshold``
+    cores on average during the job. CO2 (g) = energy x ``pue`` x ``grid_intensity_g_per_kwh``.
+    Lifecycle = the data stage (shared by all variants of the experiment, counted in full for
+    each, since each needs it) + training + ``lifecycle_predictions`` predictions.
     """
+    carbon = carbon or CarbonSettings()
+    threshold = carbon.shared_load_threshold
     rows = []
     for train_path, metrics_path in zip(train_summaries, run_metrics, strict=True):
-        train = {k: v for k, v in read_json(train_path).items() if k != "spec"}
-        metrics = read_json(metrics_path)
+        train = {k: v for k, v in read_json(train_path, made_by="train").items() if k != "spec"}
+        metrics = read_json(metrics_path, made_by="evaluate")
         if (train["model"], train["seed"]) != (metrics["model"], metrics["seed"]):
             raise ValueError(f"{train_path} and {metrics_path} describe different runs")
         run = {**train, **metrics, "energy_method": train["energy_method"]}
         rows.append({k: v for k, v in run.items() if not isinstance(v, list)})
     table = pd.DataFrame(rows)
 
-    data_energy_kwh = data_co2_g = data_wall_s = 0.0
-    for path in data_costs:
-        cost = read_json(path)
-        data_energy_kwh += cost["data_energy_kwh"]
-        data_co2_g += cost["data_co2_g"]
-        data_wall_s += cost["data_wall_s"]
-    table["data_wall_s"] = data_wall_s
-    table["data_energy_kwh"] = data_energy_kwh
-    table["data_co2_g"] = data_co2_g
+    # The flags follow the threshold configured now, from each job's recorded load.
+    table["shared_load_threshold"] = threshold
+    table["train_shared_machine"] = table["train_others_cpu_load"] > threshold
+    table["inference_shared_machine"] = table["inference_others_cpu_load"] > threshold
+    for key, value in _data_costs(data_costs, threshold).items():
+        table[key] = value
+    table["shared_machine"] = (
+        table["train_shared_machine"]
+        | table["inference_shared_machine"]
+        | table["data_shared_machine"]
+    )
+
+    intensity = grid_intensity_g_per_kwh(carbon)
+    table["pue"] = carbon.pue
+    table["grid_intensity_g_per_kwh"] = intensity
     table["lifecycle_predictions"] = lifecycle_predictions
     table["lifecycle_energy_kwh"] = (
-        data_energy_kwh
+        table["data_energy_kwh"]
         + table["train_energy_kwh"]
         + lifecycle_predictions * table["inference_energy_kwh_per_prediction"]
     )
-    table["lifecycle_co2_g"] = (
-        data_co2_g
-        + table["train_co2_g"]
-        + lifecycle_predictions * table["inference_co2_g_per_prediction"]
-    )
+    for energy, co2 in (
+        ("train_energy_kwh", "train_co2_g"),
+        ("inference_energy_kwh_per_prediction", "inference_co2_g_per_prediction"),
+        ("data_energy_kwh", "data_co2_g"),
+        ("lifecycle_energy_kwh", "lifecycle_co2_g"),
+    ):
+        table[co2] = co2_g(table[energy], carbon, intensity)
     ordered = _LEADING + [c for c in table.columns if c not in _LEADING]
     return table[ordered].sort_values(["model", "seed"]).reset_index(drop=True)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
-import platform
 import random
 from pathlib import Path
 from typing import Any
@@ -22,29 +22,25 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from workflow_scripts.energy import CarbonSettings, EnergyMeter
-from workflow_scripts.experiments import experiment_class
+from workflow_scripts.energy import NOTHING_SPENT, CarbonSettings, EnergyMeter
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.families.base import Experiment
+from workflow_scripts.families.runs import open_experiment
 from workflow_scripts.files import atomic_path, write_json
 from workflow_scripts.measurement import (
     count_flops,
     count_parameters,
+    describe_device,
     peak_memory_mb,
     synchronize,
 )
-from workflow_scripts.runtime import DTYPES, resolve_device, seed_everything, set_threads
 
 log = logging.getLogger(__name__)
 
 
-NOTHING_SPENT = {
-    "duration_s": 0.0,
-    "energy_kwh": 0.0,
-    "cpu_energy_kwh": 0.0,
-    "gpu_energy_kwh": 0.0,
-    "ram_energy_kwh": 0.0,
-}
+class TrainingDiverged(RuntimeError):
+    """A loss, loss term, test error or parameter became NaN or infinite; the message names the
+    variant, the seed, the step and the loss."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,28 +86,41 @@ def checkpoint_path(model_output: Path) -> Path:
     return Path(model_output).with_name("checkpoint.pt")
 
 
-def _rng_states(experiment: Experiment) -> dict[str, Any]:
-    states: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
+# A checkpoint holds tensors and one JSON string, so that it loads with
+# torch.load(weights_only=True): a pickled object in a crafted file is refused, never run.
+
+
+def _rng_states(experiment: Experiment) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The generators' states: (tensors, JSON-able primitives)."""
+    tensors: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+        tensors["cuda"] = torch.cuda.get_rng_state_all()
     # Experiments that sample minibatches from their own generator expose its state.
     if hasattr(experiment, "sampler_state"):
-        states["sampler"] = experiment.sampler_state()
-    return states
+        tensors["sampler"] = experiment.sampler_state()
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    primitives = {
+        "numpy": [name, keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)],
+        "python": [version, list(internal), gauss_next],
+    }
+    return tensors, primitives
 
 
-def _restore_rng_states(experiment: Experiment, states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-    if "sampler" in states:
-        experiment.load_sampler_state(states["sampler"])
+def _restore_rng_states(
+    experiment: Experiment, tensors: dict[str, Any], primitives: dict[str, Any]
+) -> None:
+    torch.set_rng_state(tensors["torch"])
+    if "cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(tensors["cuda"])
+    if "sampler" in tensors:
+        experiment.load_sampler_state(tensors["sampler"])
+    name, keys, position, has_gauss, cached_gaussian = primitives["numpy"]
+    np.random.set_state(
+        (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian)
+    )
+    version, internal, gauss_next = primitives["python"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def tensor_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -120,22 +129,71 @@ def tensor_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
 
 
+def _spec_key(spec: VariantSpec) -> Any:
+    """The spec as it reads back from JSON (tuples become lists), for comparison."""
+    return json.loads(json.dumps(dataclasses.asdict(spec)))
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
+def _checkpoint_state(
+    experiment: Experiment,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    spec: VariantSpec,
+    step: int,
+    loss_evaluations: int,
+    recorder: _Recorder,
+) -> dict[str, Any]:
+    rng, rng_primitives = _rng_states(experiment)
+    meta = {
+        "spec": _spec_key(spec),
+        "step": step,
+        "loss_evaluations": loss_evaluations,
+        "rows": recorder.rows,
+        "spent": recorder.spent(),
+        "rng": rng_primitives,
+    }
+    return {
+        "model": tensor_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng,
+        "meta": json.dumps(meta),
+    }
+
+
 def _load_checkpoint(checkpoint: Path | None, spec: VariantSpec) -> dict[str, Any] | None:
     """The state an interrupted run of *this* variant left, or None.
 
-    A checkpoint written under other settings (the config changed since) is discarded: resuming
-    it would silently mix two experiments.
+    A checkpoint that cannot be loaded as tensors and primitives (truncated, unreadable, or a
+    pickle of arbitrary objects) is discarded with a warning, and so is one written under other
+    settings (the config changed since): resuming it would silently mix two experiments.
     """
     if checkpoint is None or not checkpoint.exists():
         return None
-    # On the CPU: RNG states must be CPU tensors; model and optimiser states move on loading.
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    if state.get("spec") != dataclasses.asdict(spec):
+    try:
+        # On the CPU: RNG states must be CPU tensors; model and optimiser states move on loading.
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state["meta"] = json.loads(state["meta"])
+        required = ("spec", "step", "loss_evaluations", "rows", "spent", "rng")
+        if not all(key in state["meta"] for key in required):
+            raise KeyError(f"missing one of {required}")
+    except Exception as error:  # noqa: BLE001  (whatever is wrong with it, it cannot be resumed)
+        log.warning(
+            "discarding %s: not a readable checkpoint (%s: %s); training starts afresh",
+            checkpoint,
+            type(error).__name__,
+            str(error).splitlines()[0] if str(error) else "",
+        )
+        checkpoint.unlink(missing_ok=True)
+        return None
+    if state["meta"]["spec"] != _spec_key(spec):
         log.warning("discarding %s: written under other settings than this run's", checkpoint)
         checkpoint.unlink()
         return None
@@ -149,6 +207,10 @@ def _autocast(training: dict[str, Any], device: torch.device) -> contextlib.Abst
     return contextlib.nullcontext()
 
 
+def _plus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
 class _Recorder:
     """Collects learning-curve rows: step, loss terms, test error, time and energy so far.
 
@@ -159,12 +221,12 @@ class _Recorder:
     def __init__(self, experiment: Experiment, model: nn.Module, meter: EnergyMeter) -> None:
         self.experiment, self.model, self.meter = experiment, model, meter
         self.rows: list[dict[str, Any]] = []
-        self.earlier = dict(NOTHING_SPENT)
+        self.earlier: dict[str, float | None] = dict(NOTHING_SPENT)
 
-    def spent(self) -> dict[str, float]:
-        """Wall time and energy of the whole run so far, earlier segments included."""
+    def spent(self) -> dict[str, float | None]:
+        """Wall time, energy and CPU time of the whole run so far, earlier segments included."""
         now = self.meter.spent_so_far()
-        return {key: self.earlier[key] + now[key] for key in NOTHING_SPENT}
+        return {key: _plus(self.earlier.get(key), now.get(key)) for key in NOTHING_SPENT}
 
     def record(self, step: int, phase: str, loss: float, terms: dict[str, torch.Tensor]) -> float:
         test_mse = self.experiment.test_mse(self.model)
@@ -178,10 +240,58 @@ class _Recorder:
                 **{f"loss_{name}": value.item() for name, value in terms.items()},
                 "test_mse": test_mse,
                 "elapsed_s": spent["duration_s"],
+                # the analysis figure (process-attributed where an estimate), and codecarbon's
                 "energy_kwh": spent["energy_kwh"],
+                "energy_machine_kwh": spent["energy_machine_kwh"],
+                "cpu_time_s": spent["cpu_time_s"],
             }
         )
         return test_mse
+
+
+class _DivergenceCheck:
+    """Raises :class:`TrainingDiverged` when the loss, a loss term, the tracked test error or a
+    parameter is not finite.
+
+    The loss is checked every step where reading it costs no device sync (CPU); on CUDA only at
+    the points the loop syncs anyway (log steps, checkpoints), together with the parameters.
+    """
+
+    def __init__(self, spec: VariantSpec, seed: int | None, model: nn.Module) -> None:
+        self.spec, self.seed, self.model = spec, seed, model
+
+    def fail(self, step: int, phase: str, loss: float, what: str) -> None:
+        seed = "?" if self.seed is None else self.seed
+        raise TrainingDiverged(
+            f"training of {self.spec.experiment}/{self.spec.model} seed {seed} diverged at step "
+            f"{step} ({phase} phase): {what}, loss {loss:.6g}; nothing of this run is written. "
+            "Lower training.lr (or change the variant) and re-run."
+        )
+
+    def loss(self, step: int, phase: str, loss: float) -> None:
+        if not math.isfinite(loss):
+            self.fail(step, phase, loss, "the loss is not finite")
+
+    def logged(self, step: int, phase: str, loss: float, terms: dict[str, torch.Tensor]) -> None:
+        """At a log step: the loss, each loss term and every parameter."""
+        self.loss(step, phase, loss)
+        for name, value in terms.items():
+            if not math.isfinite(value.item()):
+                self.fail(step, phase, loss, f"loss term {name!r} is {value.item()}")
+        self.parameters(step, phase, loss)
+
+    def test_error(self, step: int, phase: str, loss: float, test_mse: float) -> None:
+        if not math.isfinite(test_mse):
+            self.fail(step, phase, loss, f"the test error is {test_mse}")
+
+    def parameters(self, step: int, phase: str, loss: float) -> None:
+        parameters = [(n, p.detach()) for n, p in self.model.named_parameters()]
+        if not parameters:
+            return
+        if bool(torch.stack([torch.isfinite(p).all() for _, p in parameters]).all()):
+            return  # one sync for all parameters
+        name = next(n for n, p in parameters if not bool(torch.isfinite(p).all()))
+        self.fail(step, phase, loss, f"parameter {name!r} is not finite")
 
 
 def fit(
@@ -190,10 +300,15 @@ def fit(
     spec: VariantSpec,
     meter: EnergyMeter,
     checkpoint: Path | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float]]:
+    *,
+    seed: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float | None]]:
     """Train ``model`` within the budget of ``spec.training``.
 
     Returns the history, the counters, and what the run spent before a resume (zeros if none).
+    Raises :class:`TrainingDiverged` (naming ``seed``) if the loss, a loss term, the tracked
+    test error or a parameter becomes NaN or infinite, in the Adam and the L-BFGS phase; the
+    checkpoint is then removed.
 
     With ``checkpoint`` and ``training.checkpoint_every`` > 0, the Adam phase saves its whole
     state there every that many steps and resumes from it when it exists, so an interrupted
@@ -201,11 +316,30 @@ def fit(
     ``resumed_from_step``, and the third value is what the run had spent up to that checkpoint
     (steps redone after it count once: their first attempt was lost work).
     """
+    try:
+        return _fit(experiment, model, spec, meter, checkpoint, seed)
+    except TrainingDiverged:
+        if checkpoint is not None:
+            checkpoint.unlink(missing_ok=True)  # holds a run that diverges: nothing to resume
+        raise
+
+
+def _fit(
+    experiment: Experiment,
+    model: nn.Module,
+    spec: VariantSpec,
+    meter: EnergyMeter,
+    checkpoint: Path | None,
+    seed: int | None,
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float | None]]:
     training = spec.training
     weights = spec.loss_weights
     target = training.get("target_test_mse")
     every = training.get("checkpoint_every") or 0
     recorder = _Recorder(experiment, model, meter)
+    check = _DivergenceCheck(spec, seed, model)
+    # Reading the loss every step syncs a GPU; on the CPU it costs ~1 us a step (measured).
+    loss_every_step = experiment.device.type == "cpu"
     optimizer = make_optimizer(model, training)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: learning_rate_factor(step, training)
@@ -216,14 +350,15 @@ def fit(
     resumed_from = 0  # the step this run started from: 0 unless resumed from a checkpoint
     state = _load_checkpoint(checkpoint, spec) if every else None
     if state is not None:
+        meta = state["meta"]
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        _restore_rng_states(experiment, state["rng"])
-        recorder.rows = state["rows"]
-        recorder.earlier = state["spent"]
-        step = resumed_from = state["step"]
-        loss_evaluations = state["loss_evaluations"]
+        _restore_rng_states(experiment, state["rng"], meta["rng"])
+        recorder.rows = meta["rows"]
+        recorder.earlier = meta["spent"]
+        step = resumed_from = meta["step"]
+        loss_evaluations = meta["loss_evaluations"]
         log.info("resumed from %s at step %d", checkpoint, step)
     with tqdm(
         total=training["steps"], initial=step, desc=f"{spec.model} adam", mininterval=2.0
@@ -234,31 +369,36 @@ def fit(
                 loss = weighted_loss(terms, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if loss_every_step:
+                check.loss(step + 1, "adam", loss.item())
             optimizer.step()
             scheduler.step()
             step += 1
             loss_evaluations += 1
             bar.update()
             if step % training["log_every"] == 0 or step == training["steps"]:
-                test_mse = recorder.record(step, "adam", loss.item(), terms)
-                bar.set_postfix(loss=f"{loss.item():.3g}", test_mse=f"{test_mse:.3g}")
+                loss_value = loss.item()
+                check.logged(step, "adam", loss_value, terms)
+                test_mse = recorder.record(step, "adam", loss_value, terms)
+                check.test_error(step, "adam", loss_value, test_mse)
+                bar.set_postfix(loss=f"{loss_value:.3g}", test_mse=f"{test_mse:.3g}")
                 if target is not None and test_mse <= target:
                     reached_target = True
                     break
             if checkpoint is not None and every and step % every == 0 and step < training["steps"]:
+                check.parameters(step, "adam", loss.item())  # never save a diverged state
                 save_checkpoint(
                     checkpoint,
-                    {
-                        "model": tensor_state(model),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "rng": _rng_states(experiment),
-                        "rows": recorder.rows,
-                        "step": step,
-                        "loss_evaluations": loss_evaluations,
-                        "spent": recorder.spent(),
-                        "spec": dataclasses.asdict(spec),
-                    },
+                    _checkpoint_state(
+                        experiment,
+                        model,
+                        optimizer,
+                        scheduler,
+                        spec=spec,
+                        step=step,
+                        loss_evaluations=loss_evaluations,
+                        recorder=recorder,
+                    ),
                 )
 
     lbfgs_steps = 0 if reached_target else training.get("lbfgs_steps", 0)
@@ -292,9 +432,11 @@ def fit(
                 iterations = lbfgs.state[lbfgs._params[0]].get("n_iter", 0) - before
                 done += max(1, iterations)
                 bar.update(max(1, iterations))
+                check.logged(step + done, "lbfgs", loss.item(), last_terms)
                 test_mse = recorder.record(step + done, "lbfgs", loss.item(), last_terms)
-                if not torch.isfinite(loss) or (target is not None and test_mse <= target):
-                    reached_target = target is not None and test_mse <= target
+                check.test_error(step + done, "lbfgs", loss.item(), test_mse)
+                if target is not None and test_mse <= target:
+                    reached_target = True
                     break
         step += done
 
@@ -308,20 +450,6 @@ def fit(
     return history, counters, recorder.earlier
 
 
-def open_experiment(
-    spec: VariantSpec, *, seed: int, data_path: Path, device_name: str, threads: int | None = None
-) -> Experiment:
-    """Seed, set threads and load the experiment's data on the configured device.
-
-    ``threads``: what the scheduler granted (Snakemake scales a rule's threads down to
-    ``--cores``); the variant's ``training.threads`` when not given.
-    """
-    device = resolve_device(device_name)
-    seed_everything(seed)
-    set_threads(threads or spec.training["threads"])
-    return experiment_class(spec.experiment)(data_path, device, DTYPES[spec.training["dtype"]])
-
-
 def train_variant(
     spec: VariantSpec,
     *,
@@ -332,7 +460,10 @@ def train_variant(
     device_name: str = "auto",
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Train one (variant, seed), writing checkpoint, history, emissions and train.json."""
+    """Train one (variant, seed), writing checkpoint, history, emissions and train.json.
+
+    A diverging run raises :class:`TrainingDiverged` and writes none of them.
+    """
     experiment = open_experiment(
         spec, seed=seed, data_path=data_path, device_name=device_name, threads=threads
     )
@@ -355,7 +486,7 @@ def train_variant(
 
     checkpoint = checkpoint_path(outputs.model)
     with EnergyMeter(carbon, outputs.emissions, stage="train") as meter:
-        history, counters, earlier = fit(experiment, model, spec, meter, checkpoint)
+        history, counters, earlier = fit(experiment, model, spec, meter, checkpoint, seed=seed)
         synchronize(device)
     assert meter.reading is not None
     reading = meter.reading.including(earlier)  # a resumed run's totals cover all its segments
@@ -383,15 +514,10 @@ def train_variant(
         # The learning curve's last point: the test set, except for the shear flow, whose curve
         # tracks valid windows (its test error is the evaluate stage's).
         "final_tracked_mse": float(history["test_mse"].iloc[-1]),
-        "train_wall_s": reading.duration_s,
-        "train_energy_kwh": reading.energy_kwh,
-        "train_cpu_energy_kwh": reading.cpu_energy_kwh,
-        "train_gpu_energy_kwh": reading.gpu_energy_kwh,
-        "train_ram_energy_kwh": reading.ram_energy_kwh,
-        "train_co2_g": reading.co2_g,
+        # Energy without PUE and CO2: the summary applies carbon.pue and the grid intensity.
+        **reading.fields("train", carbon.shared_load_threshold),
+        "shared_load_threshold": carbon.shared_load_threshold,
         "energy_to_target_kwh": float(reached["energy_kwh"].iloc[0]) if len(reached) else None,
-        "grid_intensity_g_per_kwh": reading.grid_intensity_g_per_kwh,
-        "pue": reading.pue,
         "energy_method": reading.energy_method,
         "energy_is_estimate": reading.energy_is_estimate,
         "peak_memory_mb": memory_mb,
@@ -404,17 +530,3 @@ def train_variant(
     write_json(outputs.summary, summary)
     checkpoint.unlink(missing_ok=True)  # complete: a re-run must start afresh
     return summary
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}"
-
-
-def load_model(experiment: Experiment, checkpoint: Path, spec: VariantSpec) -> nn.Module:
-    model = experiment.build_model(spec)
-    state = torch.load(checkpoint, map_location=experiment.device, weights_only=True)
-    model.load_state_dict(state["state_dict"])
-    model.eval()
-    return model

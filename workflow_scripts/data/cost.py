@@ -15,7 +15,8 @@ from workflow_scripts.files import write_json
 def measured_data_stage(
     stage: str, carbon: CarbonSettings, emissions: Path, cost: Path, **details: Any
 ) -> Iterator[dict[str, Any]]:
-    """Track a data stage; write ``cost`` (JSON with data_energy_kwh, data_co2_g, ...) after.
+    """Track a data stage; write ``cost`` (JSON with data_energy_kwh, data_cpu_time_s, ...)
+    after: energy without PUE or CO2, which the summary derives.
 
     The yielded dict collects extra facts for the cost file (sizes, counts).
     """
@@ -28,9 +29,8 @@ def measured_data_stage(
         cost,
         {
             "stage": stage,
-            "data_wall_s": reading.duration_s,
-            "data_energy_kwh": reading.energy_kwh,
-            "data_co2_g": reading.co2_g,
+            **reading.fields("data", carbon.shared_load_threshold),
+            "shared_load_threshold": carbon.shared_load_threshold,
             "energy_method": reading.energy_method,
             "energy_is_estimate": reading.energy_is_estimate,
             **extra,

@@ -96,12 +96,25 @@ def variant_styles(table) -> dict[str, dict]:
 
 
 def energy_label(quantity: str, table) -> str:
-    """Axis label of an energy: its unit, and whether codecarbon read it or estimated it.
+    """Axis label of an energy: its unit, that PUE is not included (the measured jobs store IT
+    energy; PUE enters the CO2 columns), and whether codecarbon read it or estimated it.
 
     A load-based estimate (no RAPL/NVML) ranks variants by wall time, not by what the
-    hardware drew, so a reader must see which one a figure shows. A table without the
+    hardware drew, so a reader must see which one a figure shows; where estimated, the
+    figures plot the energy attributed to the job from its own CPU time. A table without the
     ``energy_is_estimate`` column counts as an estimate.
     """
     estimated = "energy_is_estimate" not in table or bool(table["energy_is_estimate"].any())
     how = "codecarbon estimate" if estimated else "codecarbon reading"
-    return f"{quantity} (kWh incl. PUE, {how})"
+    # Which figure the energy columns hold (summary.py's *_energy_figure columns).
+    used = {
+        value
+        for column in table.columns
+        if str(column).endswith("_energy_figure")
+        for value in table[column].dropna().astype(str)
+    }
+    if estimated and used and all("process-attributed" in value for value in used):
+        how += ", process-attributed"
+    elif estimated and used:
+        how += ", machine-wide"
+    return f"{quantity} (kWh excl. PUE, {how})"

@@ -8,7 +8,10 @@ from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
 from workflow_scripts.logs import logging_to
 
 smk = snakemake  # noqa: F821
-carbon = CarbonSettings.from_config(smk.params.carbon)
+# The meter's settings are the params (a rerun trigger); the rest of the carbon block (the
+# shared-machine threshold of the job's flag) only labels the job's JSON, so it comes from the
+# config, which triggers nothing.
+carbon = CarbonSettings.from_config({**smk.config.get("carbon", {}), **smk.params.carbon})
 warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the imports
 
 with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
