@@ -1,6 +1,6 @@
 # Trading carbon for physics: accuracy vs energy and carbon of physics priors.
 # Reading order: common (config, input functions) -> data -> regrid -> train -> evaluate ->
-# carbon -> figures.
+# carbon -> figures -> analysis.
 
 
 configfile: "config/config.yaml"
@@ -16,6 +16,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/carbon.smk"
 include: "rules/figures.smk"
+include: "rules/analysis.smk"
 
 
 rule all:

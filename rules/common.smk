@@ -8,6 +8,7 @@ from workflow_scripts.config import (
     enabled_experiments,
     evaluation_settings,
     models_of,
+    runs_of,
     seeds_of,
     validate_config,
     variant_spec,
@@ -20,8 +21,10 @@ from workflow_scripts.data.sources import (
     store_path,
 )
 from workflow_scripts.data.well_format import WELL_FILE_STEM, WELL_FILE_SUFFIX
+from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.experiments import experiment_card, experiment_cards
+from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
 
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
@@ -30,6 +33,8 @@ validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
 RUN = "results/{experiment}/{model}/seed{seed}"
+# Analysis tables shown in the report as tables (the others are inputs of figures).
+REPORTED_TABLES = ("statistics", "break_even", "energy_to_target", "score_parameters")
 WELL_STEM = WELL_FILE_STEM
 WELL_FILE = f"{WELL_STEM}{WELL_FILE_SUFFIX}"
 
@@ -56,18 +61,20 @@ DOWNLOAD_ROOT = (
 
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
-    model="[A-Za-z][A-Za-z0-9_]*",
+    model=r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_.+x-]+)?",  # a variant, or variant/sweep-point
     seed=r"\d+",
     split="train|valid|test",
     reynolds=r"\d+e-?\d+",
     schmidt=r"\d+e-?\d+",
 
 
-def run_files(experiment, filename):
-    """One file of every (variant, seed) run of an experiment."""
+def run_files(experiment, filename, points=True):
+    """One file of every (variant, seed) run of an experiment; with ``points``, of every sweep
+    point too (results/{experiment}/{model}/{point}/seed{seed}/)."""
+    runs = runs_of(config, experiment) if points else models_of(config, experiment)
     return [
-        f"results/{experiment}/{model}/seed{seed}/{filename}"
-        for model in models_of(config, experiment)
+        f"results/{experiment}/{run}/seed{seed}/{filename}"
+        for run in runs
         for seed in seeds_of(config, experiment)
     ]
 
@@ -150,8 +157,10 @@ def final_targets():
             targets += [str(store_path(split)) for split in splits(shear_data())]
         if models_of(config, experiment):
             targets.append(f"results/{experiment}/summary.csv")
-            for figure in experiment_card(experiment).figures:
+            for figure in [*experiment_card(experiment).figures, *LIFECYCLE_FIGURES]:
                 targets += figure_files(experiment, figure)
+    if any(models_of(config, experiment) for experiment in EXPERIMENTS):
+        targets += ["results/claims.csv", "results/figures/overview.png"]
     return targets
 
 
@@ -177,3 +186,15 @@ def data_costs_for(wildcards):
             for f in source_files(data, split)
         ]
     return costs
+
+
+# Analysis (rules/analysis.smk): the experiments that have runs to analyse, and their tables.
+ANALYSED = [e for e in EXPERIMENTS if models_of(config, e)]
+
+
+def analysis_table(experiment, table):
+    return f"results/{experiment}/analysis/{table}.csv"
+
+
+def analysis_tables(experiment):
+    return {table: analysis_table(experiment, table) for table in TABLES}

@@ -3,11 +3,13 @@
 
 
 def figure_inputs(experiment, needs):
+    """An experiment card's figure shows the variants as configured (their sweeps are the
+    analysis figures'): the summary, and each base run's files."""
     inputs = {"summary": f"results/{experiment}/summary.csv"}
     if "histories" in needs:
-        inputs["histories"] = run_files(experiment, "history.csv")
+        inputs["histories"] = run_files(experiment, "history.csv", points=False)
     if "predictions" in needs:
-        inputs["predictions"] = run_files(experiment, "predictions.nc")
+        inputs["predictions"] = run_files(experiment, "predictions.nc", points=False)
     if "dataset" in needs:
         inputs["dataset"] = f"results/{experiment}/data/dataset.nc"
     return inputs

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from test_analysis_tables import OSCILLATOR, analyzed, synthetic_summary
 
-from workflow_scripts.analysis import check_claims
+from workflow_scripts.analysis.claims import check_claims
 
 BURGERS = {
     "mlp": ("none", 1e-3, 4e-3, 1e-9),

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_scripts.analysis import TABLES, analyze_experiment, read_histories
+from workflow_scripts.analysis import TABLES
+from workflow_scripts.analysis.pipeline import analyze_experiment, read_histories
 from workflow_scripts.experiments import experiment_card
 
 GRID_G_PER_KWH = 445.0 * 1.58  # the default carbon settings: CO2 = energy x PUE x intensity

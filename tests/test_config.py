@@ -258,3 +258,74 @@ def test_config_files_are_read_strictly_naming_file_and_line(tmp_path, text, mes
     path.write_text(text)
     with pytest.raises(ConfigError, match=rf"config file .*my\.yaml.*{message}"):
         read_config_file(path)
+
+
+def with_sweeps(config: dict, experiment: str, sweeps: dict) -> dict:
+    config = copy.deepcopy(config)
+    config["experiments"][experiment]["sweeps"] = sweeps
+    return config
+
+
+def test_the_sweep_config_spans_what_the_study_compares(default_config, repo):
+    import yaml
+
+    from workflow_scripts.config import runs_of, sweep_points
+
+    for name, block in yaml.safe_load((repo / "config" / "sweep.yaml").read_text())[
+        "experiments"
+    ].items():
+        default_config["experiments"][name].update(block)
+    config = validate_config(default_config)
+    for experiment in ("oscillator", "burgers"):
+        for model in models_of(config, experiment):
+            steps = [variant_spec(config, experiment, model)["training"]["steps"]] + [
+                variant_spec(config, experiment, name)["training"]["steps"]
+                for name in sweep_points(config, experiment)
+                if name.startswith(f"{model}/")
+            ]
+            assert len(steps) >= 4 and max(steps) / min(steps) >= 8, (experiment, model)
+    widths = [name for name in runs_of(config, "shear_flow") if name.split("/")[0] == "unet"]
+    assert widths == ["unet", "unet/width6", "unet/width10"]
+
+
+@pytest.mark.parametrize(
+    ("sweeps", "message"),
+    [
+        ({"b": {"models": ["nope"], "points": [{"training.steps": 5}]}}, r"b\.models: 'nope'"),
+        ({"b": {"points": [{"training.steps": 5.0}]}}, r"points\.0\.training\.steps: 5\.0 is not"),
+        ({"b": {"points": [{"training.stepz": 5}]}}, r"training\.stepz: not a training setting"),
+        (
+            {"b": {"points": [{"training.steps": 5}, {"training.steps": 5}]}},
+            r"points\.1: a second point named 'mlp/steps5'",
+        ),
+        (
+            {"b": {"points": [{"architecture.modes": [4, 4]}]}},
+            r"sweeps\.b\.points\.0 \(mlp/modes4x4\) architecture\.modes: a mlp",
+        ),
+        ({"b": {"points": [{"steps": 5}]}}, r"sweeps\.b\.points\.0: 'steps' does not match"),
+    ],
+)
+def test_bad_sweeps_are_refused_naming_the_key(default_config, sweeps, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(with_sweeps(default_config, "oscillator", sweeps))
+
+
+def test_a_sweep_point_is_the_variant_with_its_settings(default_config):
+    config = validate_config(
+        with_sweeps(
+            default_config,
+            "shear_flow",
+            {
+                "width": {
+                    "models": ["unet"],
+                    "points": [{"architecture.width": 8, "training.lr": 0.001}],
+                }
+            },
+        )
+    )
+    spec = variant_spec(config, "shear_flow", "unet/width8-lr0.001")
+    base = variant_spec(config, "shear_flow", "unet")
+    assert spec["architecture"] == {**base["architecture"], "width": 8}
+    assert spec["training"] == {**base["training"], "lr": 0.001}
+    assert (spec["point"], spec["sweep"], spec["sweep_value"]) == ("width8-lr0.001", "width", 8.0)
+    assert "point" not in base  # the configured variant's params are as before sweeps existed

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
 
+import pandas as pd
 import pytest
 from conftest import tiny_config
-from workflow_helpers import REPO, assert_experiment_outputs, only, planned_jobs, snakemake
+from workflow_helpers import (
+    REPO,
+    after_summary,
+    assert_experiment_outputs,
+    only,
+    planned_jobs,
+    snakemake,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +26,11 @@ FIGURES = ("pareto", "predictions", "learning_curves")
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("oscillator_workflow")
-    config = only(tiny_config(), "oscillator", seeds=[0])
+    config = only(tiny_config(), "oscillator", seeds=[0, 1])
+    # a training-budget sweep of one variant: its own targets, and the analysis's sweep arm
+    config["experiments"]["oscillator"]["sweeps"] = {
+        "budget": {"models": ["mlp"], "points": [{"training.steps": 30}]}
+    }
     run = snakemake(workdir, config)
     return workdir, config, run
 
@@ -25,6 +38,44 @@ def finished(tmp_path_factory):
 def test_every_output_exists_with_finite_numbers(finished):
     workdir, _, _ = finished
     assert_experiment_outputs(workdir, "oscillator", MODELS, FIGURES)
+
+
+def test_a_sweep_point_is_its_own_run_and_reaches_the_analysis(finished):
+    workdir, _, _ = finished
+    results = workdir / "results"
+    point = json.loads((results / "oscillator/mlp/steps30/seed0/train.json").read_text())
+    assert point["train_steps"] == 30 and point["spec"]["point"] == "steps30"
+    summary = pd.read_csv(results / "oscillator" / "summary.csv")
+    assert sorted(summary.loc[summary["point"] == "steps30", "model"]) == ["mlp", "mlp"]
+    assert (summary.loc[summary["point"] == "steps30", "sweep_key"] == "budget").all()
+    statistics = pd.read_csv(results / "oscillator" / "analysis" / "statistics.csv")
+    seeds = statistics.loc[statistics["metric"] == "test_mse", ["model", "point", "n_seeds"]]
+    assert set(map(tuple, seeds[["model", "point"]].values)) == {
+        ("mlp", "base"),
+        ("mlp", "steps30"),
+        ("pinn", "base"),
+        ("pinn_hard", "base"),
+    }
+    assert (seeds["n_seeds"] == 2).all()
+    claims = pd.read_csv(results / "claims.csv")
+    oscillator = claims[claims["experiment"] == "oscillator"]
+    assert set(oscillator["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert "1" in set(oscillator["claim_id"].astype(str))
+    burgers = claims[claims["experiment"] == "burgers"]
+    assert (burgers["verdict"] == "inconclusive").all()  # not run here, and it says so
+    for figure in ("pareto_lifecycle", "break_even", "energy_to_target", "sweep"):
+        assert (results / "figures" / "oscillator" / f"{figure}.png").stat().st_size > 5000
+    assert (results / "figures" / "overview.png").stat().st_size > 5000
+
+
+def test_a_new_sweep_point_plans_only_its_own_jobs(finished):
+    workdir, config, _ = finished
+    changed = copy.deepcopy(config)
+    changed["experiments"]["oscillator"]["sweeps"]["budget"]["points"].append(
+        {"training.steps": 40}
+    )
+    planned = planned_jobs(snakemake(workdir, changed, "--dry-run"))
+    assert planned == {"train": 2, "evaluate": 2} | after_summary("oscillator", FIGURES)
 
 
 def test_rerun_has_nothing_to_do(finished):
@@ -50,7 +101,7 @@ def _threads(config):  # Snakemake's `threads:`, no param
     [
         (
             _lifecycle_predictions,
-            {"summarize": 1, "all": 1} | {f"figure_oscillator_{f}": 1 for f in FIGURES},
+            after_summary("oscillator", FIGURES),
         ),
         (_rollout_steps, {}),
         (_threads, {}),

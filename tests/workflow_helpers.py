@@ -101,7 +101,8 @@ def assert_experiment_outputs(
     summary = pd.read_csv(results / "summary.csv")
     assert sorted(summary["model"]) == sorted(models)
     # energy_to_target_kwh is empty by design when no target error is configured
-    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh"])
+    # ... and sweep_value, for runs of the variants as configured
+    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh", "sweep_value"])
     assert np.isfinite(numeric.to_numpy()).all()
     for column in (
         "train_energy_kwh",
@@ -117,3 +118,14 @@ def assert_experiment_outputs(
             path = workdir / "results" / "figures" / experiment / f"{figure}{suffix}"
             assert path.stat().st_size > 5000, path
     return summary
+
+
+def after_summary(experiment: str, figures: tuple[str, ...]) -> dict[str, int]:
+    """The jobs a changed summary of ``experiment`` re-runs: the summary itself, the card's
+    ``figures``, the experiment's analysis and lifecycle figures, the claims and the overview."""
+    from workflow_scripts.figures import LIFECYCLE_FIGURES
+
+    figure_rules = {f"figure_{experiment}_{f}": 1 for f in (*figures, *LIFECYCLE_FIGURES)}
+    return {"summarize": 1, "analyze": 1, "claims": 1, "figure_overview": 1, "all": 1} | (
+        figure_rules
+    )

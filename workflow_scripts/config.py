@@ -126,11 +126,56 @@ def models_of(config: dict[str, Any], experiment: str) -> list[str]:
     return list(enabled_models(config["experiments"][experiment]))
 
 
+def point_label(settings: dict[str, Any]) -> str:
+    """A sweep point's readable name from its settings: ``{training.steps: 250}`` -> steps250."""
+
+    def shown(value: Any) -> str:
+        return "x".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return "-".join(f"{key.split('.', 1)[1]}{shown(value)}" for key, value in settings.items())
+
+
+def sweep_points(config: dict[str, Any], experiment: str) -> dict[str, dict[str, Any]]:
+    """Every sweep point of an experiment: ``model/label`` -> {sweep, label, settings}."""
+    block = config["experiments"][experiment]
+    points: dict[str, dict[str, Any]] = {}
+    for sweep, declared in block.get("sweeps", {}).items():
+        for model in declared.get("models", models_of(config, experiment)):
+            for settings in declared["points"]:
+                label = point_label(settings)
+                points[f"{model}/{label}"] = {"sweep": sweep, "label": label, "settings": settings}
+    return points
+
+
+def runs_of(config: dict[str, Any], experiment: str) -> list[str]:
+    """Every run directory's name below results/{experiment}/ but its seed: each enabled
+    variant (``model``) and each of its sweep points (``model/point``)."""
+    return [*models_of(config, experiment), *sweep_points(config, experiment)]
+
+
 def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[str, Any]:
-    """The merged settings of one variant: its own block over the experiment's training budget.
+    """The merged settings of one variant: its own block over the experiment's training budget;
+    for a sweep point (``model/point``), the point's settings over those.
 
     Returns plain data (it is a Snakemake param, so a change re-runs the variant's jobs).
     """
+    if "/" in model:
+        points = sweep_points(config, experiment)
+        if model not in points:
+            raise ConfigError(
+                f"experiments.{experiment}.sweeps has no point {model!r} "
+                f"(configured: {', '.join(points) or 'none'})"
+            )
+        point = points[model]
+        spec = variant_spec(config, experiment, model.split("/", 1)[0])
+        for key, value in point["settings"].items():
+            section, setting = key.split(".", 1)
+            spec[section][setting] = copy.deepcopy(value)
+        first = next(iter(point["settings"].values()))
+        spec["point"] = point["label"]
+        spec["sweep"] = point["sweep"]
+        spec["sweep_value"] = float(first) if isinstance(first, int | float) else None
+        return spec
     block = config["experiments"][experiment]
     if model not in block["models"]:
         raise ConfigError(
@@ -172,6 +217,7 @@ def check_config(config: dict[str, Any]) -> None:
             )
         for model, variant in enabled_models(block).items():
             _check_variant(card, f"experiments.{experiment}.models.{model}", variant)
+        _check_sweeps(config, experiment, card)
         for check in card.checks:
             check(block, config)
 
@@ -197,6 +243,42 @@ def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
                 raise ConfigError(
                     f"{key}.loss_weights.{term}: a {name} uses only "
                     f"{', '.join(kind.loss_terms)}; the weight would be ignored"
+                )
+
+
+def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
+    """Swept variants exist and are enabled; each point's settings are valid for the variant
+    (the training schema, its architecture kind's keys) and its name is unique."""
+    prefix = f"experiments.{experiment}.sweeps"
+    enabled = models_of(config, experiment)
+    defs = yaml.safe_load(_schema_text())["$defs"]
+    seen: set[str] = set()
+    for sweep, declared in config["experiments"][experiment].get("sweeps", {}).items():
+        for model in declared.get("models", enabled):
+            if model not in enabled:
+                raise ConfigError(
+                    f"{prefix}.{sweep}.models: {model!r} is not an enabled variant of "
+                    f"{experiment} (enabled: {', '.join(enabled)})"
+                )
+            for index, settings in enumerate(declared["points"]):
+                key = f"{prefix}.{sweep}.points.{index}"
+                name = f"{model}/{point_label(settings)}"
+                if name in seen:
+                    raise ConfigError(f"{key}: a second point named {name!r}")
+                seen.add(name)
+                for setting, value in settings.items():
+                    section, option = setting.split(".", 1)
+                    schema = defs["training"]["properties"].get(option)
+                    if section == "training" and schema is None:
+                        raise ConfigError(f"{key}.{setting}: not a training setting")
+                    error = schema and first_error({"$defs": defs, **schema}, value)
+                    if error:
+                        raise ConfigError(f"{key}.{setting}: {error[1]}")
+                resolve_architecture(
+                    variant_spec(config, experiment, name)["architecture"],
+                    card.family.architectures,
+                    card.family.default_architecture,
+                    f"{key} ({name}) architecture",
                 )
 
 

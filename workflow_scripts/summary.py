@@ -16,7 +16,7 @@ import pandas as pd
 from workflow_scripts.energy import CarbonSettings, co2_g, grid_intensity_g_per_kwh
 from workflow_scripts.files import atomic_path, read_json
 
-_LEADING = ["experiment", "model", "physics_bias", "seed", "n_parameters"]
+_LEADING = ["experiment", "model", "point", "physics_bias", "seed", "n_parameters"]
 
 
 def _data_costs(data_costs: Sequence[Path], threshold: float) -> dict[str, object]:
@@ -60,11 +60,16 @@ def summarize_runs(
     threshold = carbon.shared_load_threshold
     rows = []
     for train_path, metrics_path in zip(train_summaries, run_metrics, strict=True):
-        train = {k: v for k, v in read_json(train_path, made_by="train").items() if k != "spec"}
+        train = read_json(train_path, made_by="train")
+        spec = train.pop("spec")
         metrics = read_json(metrics_path, made_by="evaluate")
         if (train["model"], train["seed"]) != (metrics["model"], metrics["seed"]):
             raise ValueError(f"{train_path} and {metrics_path} describe different runs")
-        run = {**train, **metrics, "energy_method": train["energy_method"]}
+        # The sweep point ("base": the variant as configured), its sweep and swept value.
+        point = {key: spec.get(key) for key in ("point", "sweep", "sweep_value")}
+        point["point"] = point["point"] or "base"
+        point["sweep_key"] = point.pop("sweep")
+        run = {**train, **metrics, **point, "energy_method": train["energy_method"]}
         rows.append({k: v for k, v in run.items() if not isinstance(v, list)})
     table = pd.DataFrame(rows)
 
@@ -97,7 +102,7 @@ def summarize_runs(
     ):
         table[co2] = co2_g(table[energy], carbon, intensity)
     ordered = _LEADING + [c for c in table.columns if c not in _LEADING]
-    return table[ordered].sort_values(["model", "seed"]).reset_index(drop=True)
+    return table[ordered].sort_values(["model", "point", "seed"]).reset_index(drop=True)
 
 
 def write_summary(table: pd.DataFrame, path: Path) -> None:

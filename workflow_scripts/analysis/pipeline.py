@@ -17,16 +17,6 @@ from workflow_scripts.files import atomic_path
 TRACKED_ERROR = "test_mse"
 # Front name -> cost column.
 FRONT_COSTS = {"train": "train_energy_kwh", "lifecycle": "lifecycle_energy_kwh"}
-TABLES = (
-    "runs",
-    "statistics",
-    "fronts",
-    "break_even",
-    "lifetime",
-    "energy_to_target",
-    "learning_curves",
-    "score_parameters",
-)
 _SEED_DIR = re.compile(r"seed(\d+)$")
 
 

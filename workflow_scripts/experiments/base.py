@@ -17,6 +17,10 @@ class VariantSpec:
     loss_weights: dict[str, float]
     hard_constraints: bool
     training: dict[str, Any]
+    #: The sweep point (``base``: the variant as configured), its sweep and swept value.
+    point: str = "base"
+    sweep: str | None = None
+    sweep_value: float | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> VariantSpec:

@@ -35,9 +35,11 @@ class FigureInputs:
     dataset: Path | None = None
 
     def table(self) -> Any:
+        """The summary's runs of the variants as configured (sweep points aside)."""
         import pandas as pd
 
-        return pd.read_csv(self.summary)
+        table = pd.read_csv(self.summary)
+        return table[table["point"] == "base"] if "point" in table else table
 
 
 #: draw(inputs, outputs, card): writes every path of ``outputs`` (PNG and PDF).
@@ -138,6 +140,7 @@ class ExperimentCard:
                 "training": {"$ref": "#/$defs/training"},
                 "evaluation": {"$ref": "#/$defs/evaluation_override"},
                 "models": {"$ref": self.family.models_schema},
+                "sweeps": {"$ref": "#/$defs/sweeps"},
             },
         }
 

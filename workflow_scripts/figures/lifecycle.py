@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from workflow_scripts.figures import LIFECYCLE_FIGURES
 from workflow_scripts.figures.style import (
     BIAS_COLOURS,
     BIAS_ORDER,
@@ -26,7 +27,7 @@ from workflow_scripts.figures.style import (
 if TYPE_CHECKING:
     from workflow_scripts.experiments.card import ExperimentCard
 
-FIGURES = ("pareto_lifecycle", "break_even", "energy_to_target", "sweep")
+FIGURES = LIFECYCLE_FIGURES
 _FIGSIZE = (7.0, 3.8)
 
 

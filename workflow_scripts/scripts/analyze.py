@@ -11,10 +11,10 @@ from pathlib import Path
 import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 import pandas as pd
 
-from workflow_scripts.analysis import (
-    TABLES,
+from workflow_scripts.analysis import TABLES
+from workflow_scripts.analysis.claims import check_claims
+from workflow_scripts.analysis.pipeline import (
     analyze_experiment,
-    check_claims,
     read_histories,
     read_tables,
     write_tables,

@@ -1,0 +1,117 @@
+# Analysis: the study's question from the cached per-run files (no re-training; seconds).
+# Per experiment: statistics over seeds, Pareto fronts, break-even, energy to target, scores
+# (results/{experiment}/analysis/*.csv) and the lifecycle figures; over all experiments: the
+# claims table (results/claims.csv) and the overview figure.
+
+
+rule analyze:
+    input:
+        summary="results/{experiment}/summary.csv",
+        histories=lambda wildcards: run_files(wildcards.experiment, "history.csv"),
+    output:
+        **{
+            table: (
+                report(
+                    analysis_table("{experiment}", table),
+                    category="{experiment}",
+                    subcategory="analysis",
+                    caption="../report/analysis_table.rst",
+                )
+                if table in REPORTED_TABLES
+                else analysis_table("{experiment}", table)
+            )
+            for table in TABLES
+        },
+    log:
+        "logs/analyze/{experiment}.log",
+    benchmark:
+        "benchmarks/analyze/{experiment}.tsv"
+    conda:
+        "../envs/plot.yaml"
+    params:
+        step="analyze",
+        error=lambda wildcards: experiment_card(wildcards.experiment).error,
+        relative_error=lambda wildcards: experiment_card(wildcards.experiment).relative_error,
+        target_levels=lambda wildcards: config["analysis"]["target_levels"].get(
+            wildcards.experiment
+        ),
+        ecol2_alpha=config["analysis"]["ecol2_alpha"],
+        ecol2_beta_per_g=config["analysis"]["ecol2_beta_per_g"],
+    script:
+        "../workflow_scripts/scripts/analyze.py"
+
+
+rule claims:
+    input:
+        statistics=[analysis_table(e, "statistics") for e in ANALYSED],
+    output:
+        claims=report(
+            "results/claims.csv",
+            category="claims",
+            caption="../report/claims.rst",
+        ),
+    log:
+        "logs/claims.log",
+    benchmark:
+        "benchmarks/claims.tsv"
+    conda:
+        "../envs/plot.yaml"
+    params:
+        step="claims",
+        experiments=ANALYSED,
+    script:
+        "../workflow_scripts/scripts/analyze.py"
+
+
+for _experiment in ANALYSED:
+    for _figure in LIFECYCLE_FIGURES:
+
+        rule:
+            name:
+                f"figure_{_experiment}_{_figure}"
+            input:
+                **analysis_tables(_experiment),
+            output:
+                report(
+                    figure_files(_experiment, _figure),
+                    category=_experiment,
+                    subcategory="trade-offs",
+                    caption="../report/figure.rst",
+                ),
+            log:
+                f"logs/figures/{_experiment}/{_figure}.log",
+            benchmark:
+                f"benchmarks/figures/{_experiment}/{_figure}.tsv"
+            conda:
+                "../envs/plot.yaml"
+            params:
+                step="figure",
+                figure=_figure,
+                experiment=_experiment,
+                caption=LIFECYCLE_CAPTIONS[_figure],
+            script:
+                "../workflow_scripts/scripts/analyze.py"
+
+
+rule figure_overview:
+    input:
+        fronts=[analysis_table(e, "fronts") for e in ANALYSED],
+        runs=[analysis_table(e, "runs") for e in ANALYSED],
+    output:
+        report(
+            multiext("results/figures/overview", ".png", ".pdf"),
+            category="overview",
+            caption="../report/figure.rst",
+        ),
+    log:
+        "logs/figures/overview.log",
+    benchmark:
+        "benchmarks/figures/overview.tsv"
+    conda:
+        "../envs/plot.yaml"
+    params:
+        step="overview",
+        experiments=ANALYSED,
+        caption=LIFECYCLE_CAPTIONS["overview"],
+    script:
+        "../workflow_scripts/scripts/analyze.py"
