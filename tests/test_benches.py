@@ -57,3 +57,23 @@ def test_shear_training_bench_compares_with_the_well(tmp_path):
     output = run_bench("bench_shear_training.py", *arguments)
     assert "data share" in output
     assert output.count("/ the_well's at equal parameters") == 2  # the U-Net and the FNO
+
+
+def test_fixed_cost_bench_reads_a_finished_run(tmp_path):
+    """bench_fixed_cost.py on a hand-made finished run: 10 s jobs with 2 s of tracked work."""
+    for rule, name, key in (
+        ("train", "train.json", "train_wall_s"),
+        ("evaluate", "metrics.json", "inference_wall_s_total"),
+    ):
+        for seed in (0, 1):
+            run = Path("oscillator", "mlp", f"seed{seed}")
+            benchmark = tmp_path / "benchmarks" / rule / run.with_suffix(".tsv")
+            benchmark.parent.mkdir(parents=True, exist_ok=True)
+            benchmark.write_text("s\th:m:s\n10.0\t0:00:10\n")
+            result = tmp_path / "results" / run / name
+            result.parent.mkdir(parents=True, exist_ok=True)
+            result.write_text(f'{{"{key}": 2.0}}')
+    output = run_bench("bench_fixed_cost.py", str(tmp_path))
+    assert "median fixed cost per job: 8.00 s" in output
+    assert "sum of tracked work = 5.00" in output
+    assert "calibration (1 thread): matmul_512" in output

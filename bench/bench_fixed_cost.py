@@ -1,0 +1,102 @@
+"""Where a finished run's time goes: per rule, job wall time vs the tracked work inside it.
+
+Reads a finished working directory (``benchmarks/`` written by Snakemake's ``benchmark:``, and
+the tracked times the jobs record: ``train_wall_s`` in train.json, ``inference_wall_s_total``
+in metrics.json, ``data_wall_s`` in the data stages' cost files) and prints, per rule, the
+median job wall time, the median tracked work and their difference (the fixed cost: process
+start, imports, tracker start/stop, FLOP counting, file writes), then the pipeline's efficiency
+ratio (sum of job wall times / sum of tracked work; rules with no tracked work count as fixed
+cost), and a calibration figure of the machine (a float32 matmul and an FFT, one thread), so
+that runs on different VMs can be set side by side.
+Usage: python bench/bench_fixed_cost.py WORKDIR   (e.g. a directory `snakemake -d` ran in)
+Goals (issue 13): median fixed cost per job <= 1.5 s; wall / tracked work <= 1.25.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pandas as pd
+
+# rule -> (file beside the job's outputs holding its tracked time, key); path from benchmark.
+TRACKED = {
+    "train": ("train.json", "train_wall_s"),
+    "evaluate": ("metrics.json", "inference_wall_s_total"),
+}
+
+
+def tracked_s(workdir: Path, rule: str, benchmark: Path) -> float:
+    """The tracked work of the job whose benchmark file is ``benchmark`` (0 if none)."""
+    relative = benchmark.relative_to(workdir / "benchmarks" / rule).with_suffix("")
+    if rule in TRACKED:
+        name, key = TRACKED[rule]
+        path = workdir / "results" / relative / name
+    elif rule == "generate_dataset":
+        path, key = workdir / "results" / relative / "data" / "data.json", "data_wall_s"
+    elif rule in ("simulate_shear_flow", "regrid_shear_flow", "shear_flow_source_stats"):
+        stage = {"simulate_shear_flow": "simulate", "regrid_shear_flow": "regrid"}.get(rule)
+        root = workdir / "results" / "shear_flow" / "data"
+        path = root / stage / f"{relative}.json" if stage else root / "simulate" / "stats.json"
+        key = "data_wall_s"
+    else:
+        return 0.0
+    return float(json.loads(path.read_text())[key]) if path.exists() else 0.0
+
+
+def calibration_ms() -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(1)
+    a = torch.randn(512, 512)
+    signal = torch.randn(2**18)
+    timings = {}
+    for name, work in (
+        ("matmul_512", lambda: a @ a),
+        ("rfft_2^18", lambda: torch.fft.rfft(signal)),
+    ):
+        work()
+        start = time.perf_counter()
+        for _ in range(20):
+            work()
+        timings[name] = (time.perf_counter() - start) / 20 * 1000
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    workdir = parser.parse_args().workdir
+    rows = []
+    for benchmark in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        rule = benchmark.relative_to(workdir / "benchmarks").parts[0]
+        wall = float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])
+        rows.append(
+            {"rule": rule, "wall_s": wall, "tracked_s": tracked_s(workdir, rule, benchmark)}
+        )
+    if not rows:
+        raise SystemExit(f"no benchmarks under {workdir / 'benchmarks'}")
+    jobs = pd.DataFrame(rows)
+    jobs["fixed_s"] = jobs["wall_s"] - jobs["tracked_s"]
+    table = jobs.groupby("rule").agg(
+        jobs=("wall_s", "size"),
+        median_wall_s=("wall_s", "median"),
+        median_tracked_s=("tracked_s", "median"),
+        median_fixed_s=("fixed_s", "median"),
+    )
+    print(table.round(2).to_string())
+    fixed = statistics.median(jobs["fixed_s"])
+    ratio = jobs["wall_s"].sum() / max(jobs["tracked_s"].sum(), 1e-9)
+    print(f"\njobs: {len(jobs)}; median fixed cost per job: {fixed:.2f} s (goal <= 1.5)")
+    print(f"pipeline: sum of job wall / sum of tracked work = {ratio:.2f} (goal <= 1.25)")
+    print(
+        "calibration (1 thread): "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in calibration_ms().items())
+    )
+
+
+if __name__ == "__main__":
+    main()
