@@ -6,8 +6,9 @@ in metrics.json, ``data_wall_s`` in the data stages' cost files) and prints, per
 median job wall time, the median tracked work and their difference (the fixed cost: process
 start, imports, tracker start/stop, FLOP counting, file writes), then the pipeline's efficiency
 ratio (sum of job wall times / sum of tracked work; rules with no tracked work count as fixed
-cost), and a calibration figure of the machine (a float32 matmul and an FFT, one thread), so
-that runs on different VMs can be set side by side.
+cost), the share of the trade-off analysis (analyze, claims and their figures: goal < 1 % of
+the pipeline's job time, issue 12), and a calibration figure of the machine (a float32 matmul
+and an FFT, one thread), so that runs on different VMs can be set side by side.
 Usage: python bench/bench_fixed_cost.py WORKDIR   (e.g. a directory `snakemake -d` ran in)
 Goals (issue 13): median fixed cost per job <= 1.5 s; wall / tracked work <= 1.25.
 """
@@ -29,22 +30,39 @@ TRACKED = {
 }
 
 
+# the shear flow's data stages -> where their cost files lie (None: the source stats)
+DATA_STAGES = {
+    "simulate_shear_flow": "simulate",
+    "regrid_shear_flow": "regrid",
+    "shear_flow_source_stats": None,
+}
+
+
 def tracked_s(workdir: Path, rule: str, benchmark: Path) -> float:
     """The tracked work of the job whose benchmark file is ``benchmark`` (0 if none)."""
+    if rule not in (*TRACKED, "generate_dataset", *DATA_STAGES):
+        return 0.0
     relative = benchmark.relative_to(workdir / "benchmarks" / rule).with_suffix("")
     if rule in TRACKED:
         name, key = TRACKED[rule]
         path = workdir / "results" / relative / name
     elif rule == "generate_dataset":
         path, key = workdir / "results" / relative / "data" / "data.json", "data_wall_s"
-    elif rule in ("simulate_shear_flow", "regrid_shear_flow", "shear_flow_source_stats"):
-        stage = {"simulate_shear_flow": "simulate", "regrid_shear_flow": "regrid"}.get(rule)
+    else:
+        stage = DATA_STAGES[rule]
         root = workdir / "results" / "shear_flow" / "data"
         path = root / stage / f"{relative}.json" if stage else root / "simulate" / "stats.json"
         key = "data_wall_s"
-    else:
-        return 0.0
     return float(json.loads(path.read_text())[key]) if path.exists() else 0.0
+
+
+def is_analysis(rule: str, benchmark: Path) -> bool:
+    """A job of rules/analysis.smk: they re-run whenever a summary changes."""
+    from workflow_scripts.figures import LIFECYCLE_CAPTIONS
+
+    return rule in ("analyze", "claims") or (
+        rule == "figures" and benchmark.stem in LIFECYCLE_CAPTIONS
+    )
 
 
 def calibration_ms() -> dict[str, float]:
@@ -72,10 +90,16 @@ def main() -> None:
     workdir = parser.parse_args().workdir
     rows = []
     for benchmark in sorted((workdir / "benchmarks").rglob("*.tsv")):
-        rule = benchmark.relative_to(workdir / "benchmarks").parts[0]
+        parts = benchmark.relative_to(workdir / "benchmarks").parts
+        rule = parts[0] if len(parts) > 1 else benchmark.stem  # e.g. benchmarks/claims.tsv
         wall = float(pd.read_csv(benchmark, sep="\t")["s"].iloc[0])
         rows.append(
-            {"rule": rule, "wall_s": wall, "tracked_s": tracked_s(workdir, rule, benchmark)}
+            {
+                "rule": rule,
+                "wall_s": wall,
+                "tracked_s": tracked_s(workdir, rule, benchmark),
+                "analysis": is_analysis(rule, benchmark),
+            }
         )
     if not rows:
         raise SystemExit(f"no benchmarks under {workdir / 'benchmarks'}")
@@ -92,6 +116,8 @@ def main() -> None:
     ratio = jobs["wall_s"].sum() / max(jobs["tracked_s"].sum(), 1e-9)
     print(f"\njobs: {len(jobs)}; median fixed cost per job: {fixed:.2f} s (goal <= 1.5)")
     print(f"pipeline: sum of job wall / sum of tracked work = {ratio:.2f} (goal <= 1.25)")
+    share = jobs.loc[jobs["analysis"], "wall_s"].sum() / jobs["wall_s"].sum()
+    print(f"analysis jobs / all jobs, wall time: {share:.4f} (goal < 0.01)")
     print(
         "calibration (1 thread): "
         + ", ".join(f"{k} {v:.2f} ms" for k, v in calibration_ms().items())
