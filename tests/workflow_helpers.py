@@ -101,8 +101,9 @@ def assert_experiment_outputs(
     summary = pd.read_csv(results / "summary.csv")
     assert set(summary["model"]) == set(models)
     # energy_to_target_kwh is empty by design when no target error is configured
-    # ... and sweep_value, for runs of the variants as configured
-    numeric = summary.select_dtypes("number").drop(columns=["energy_to_target_kwh", "sweep_value"])
+    # ... and the sweep columns, for runs of the variants as configured
+    sweep = ["energy_to_target_kwh", "sweep_key", "sweep_value"]
+    numeric = summary.select_dtypes("number").drop(columns=sweep, errors="ignore")
     assert np.isfinite(numeric.to_numpy()).all()
     for column in (
         "train_energy_kwh",
