@@ -61,7 +61,7 @@ def summarize_runs(
     rows = []
     for train_path, metrics_path in zip(train_summaries, run_metrics, strict=True):
         train = read_json(train_path, made_by="train")
-        spec = train.pop("spec")
+        spec = train.pop("spec", {})  # absent in hand-made tables
         metrics = read_json(metrics_path, made_by="evaluate")
         if (train["model"], train["seed"]) != (metrics["model"], metrics["seed"]):
             raise ValueError(f"{train_path} and {metrics_path} describe different runs")
@@ -72,6 +72,8 @@ def summarize_runs(
         run = {**train, **metrics, **point, "energy_method": train["energy_method"]}
         rows.append({k: v for k, v in run.items() if not isinstance(v, list)})
     table = pd.DataFrame(rows)
+    if table["sweep_key"].isna().all():  # no sweep: no empty sweep columns
+        table = table.drop(columns=["sweep_key", "sweep_value"])
 
     # The flags follow the threshold configured now, from each job's recorded load.
     table["shared_load_threshold"] = threshold
