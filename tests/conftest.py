@@ -41,3 +41,9 @@ def tiny_config() -> dict:
 @pytest.fixture
 def tiny() -> dict:
     return copy.deepcopy(tiny_config())
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked slurm run last: while their controller is up, every Snakemake start asks
+    it for its config, and they install packages the rest of the suite must not wait for."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)

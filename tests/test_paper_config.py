@@ -1,0 +1,98 @@
+"""config/paper.yaml, the study's scale: it validates, plans the whole DAG with no file
+present, and its shear-flow models are The Well's baseline size."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import pytest
+import torch
+import yaml
+from snakemake.utils import update_config
+from workflow_helpers import REPO, SNAKEMAKE, planned_jobs
+
+from workflow_scripts.config import models_of, seeds_of, validate_config, variant_spec
+from workflow_scripts.figures import FIGURES
+from workflow_scripts.models.registry import ForecastSetting, build_forecaster
+
+DEFAULT = REPO / "config" / "config.yaml"
+PAPER = REPO / "config" / "paper.yaml"
+
+
+@pytest.fixture(scope="module")
+def paper() -> dict:
+    """paper.yaml merged over the default, as Snakemake merges a --configfile."""
+    config = copy.deepcopy(yaml.safe_load(DEFAULT.read_text()))
+    update_config(config, yaml.safe_load(PAPER.read_text()))
+    validate_config(config)  # fills the schema's defaults
+    return config
+
+
+def test_it_is_the_study_scale(paper):
+    assert paper["device"] == "cuda"
+    assert paper["seeds"] == [0, 1, 2]
+    shear = paper["experiments"]["shear_flow"]
+    assert shear["data"]["source"] == "download"
+    assert len(shear["data"]["download"]["parameter_pairs"]) == 6  # the study's 6 of 28 files
+    assert (shear["data"]["regrid"]["nx"], shear["data"]["regrid"]["ny"]) == (256, 512)
+    burgers = paper["experiments"]["burgers"]["training"]
+    assert (burgers["steps"], burgers["lbfgs_steps"], burgers["dtype"]) == (15000, 15000, "float64")
+
+
+def _parameters(architecture: dict) -> int:
+    setting = ForecastSetting(
+        input_frames=4, fields=4, delta_scale=torch.ones(4), mean=torch.zeros(4), std=torch.ones(4)
+    )
+    return sum(p.numel() for p in build_forecaster(architecture, setting).parameters())
+
+
+@pytest.mark.parametrize(
+    "model, low_m, high_m",
+    [  # The Well's U-Net and FNO baselines: about 19 M; the study's flow matching: 8.6 M
+        ("unet", 15, 21),
+        ("unet_physloss", 15, 21),
+        ("fno", 15, 21),
+        ("fno_divfree", 15, 21),
+        ("flow_matching", 7.5, 9.5),
+    ],
+)
+def test_models_have_the_baselines_size(paper, model, low_m, high_m):
+    architecture = variant_spec(paper, "shear_flow", model)["architecture"]
+    assert low_m * 1e6 <= _parameters(architecture) <= high_m * 1e6
+
+
+def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
+    result = subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"]
+        + ["--dry-run", "--configfile", str(DEFAULT), str(PAPER)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    shear = paper["experiments"]["shear_flow"]["data"]
+    files = len(shear["download"]["parameter_pairs"]) * len(shear["download"]["splits"])
+    runs = sum(
+        len(models_of(paper, e)) * len(seeds_of(paper, e)) for e in ("oscillator", "burgers")
+    ) + len(models_of(paper, "shear_flow")) * len(seeds_of(paper, "shear_flow"))
+    assert runs == (3 + 4 + 5) * 3
+    expected = {
+        "download_well_file": files,
+        "download_well_stats": 1,
+        "generate_dataset": 2,
+        "regrid_shear_flow": 3,
+        "train": runs,
+        "evaluate": runs,
+        "summarize": 3,
+        "all": 1,
+    } | {f"figure_{e}_{f}": 1 for e in FIGURES for f in FIGURES[e]}
+    assert jobs == expected
+    plan = result.stdout
+    for experiment in ("oscillator", "burgers", "shear_flow"):
+        for model in models_of(paper, experiment):
+            for seed in (0, 1, 2):
+                assert f"results/{experiment}/{model}/seed{seed}/model.pt" in plan
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
