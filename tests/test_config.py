@@ -329,3 +329,33 @@ def test_a_sweep_point_is_the_variant_with_its_settings(default_config):
     assert spec["training"] == {**base["training"], "lr": 0.001}
     assert (spec["point"], spec["sweep"], spec["sweep_value"]) == ("width8-lr0.001", "width", 8.0)
     assert "point" not in base  # the configured variant's params are as before sweeps existed
+
+
+def test_a_duplicate_key_in_a_configfile_stops_the_workflow_naming_file_and_line(tmp_path, repo):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    configfile = tmp_path / "my.yaml"
+    configfile.write_text("seeds: [0]\ncarbon:\n  pue: 1.0\n  pue: 1.2\n")
+    snakemake = str(Path(sys.executable).with_name("snakemake"))
+    result = subprocess.run(
+        [
+            snakemake,
+            "-s",
+            str(repo / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "-c1",
+            "--configfile",
+            str(repo / "config" / "config.yaml"),
+            str(configfile),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"{configfile}, line 4, column 3: duplicate key 'pue'" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
