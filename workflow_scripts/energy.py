@@ -435,16 +435,20 @@ def _tracker_options(settings: CarbonSettings) -> dict[str, Any]:
 _warm_up: threading.Thread | None = None
 
 
-def warm_up_energy_tracking(settings: CarbonSettings) -> None:
+def warm_up_energy_tracking(settings: CarbonSettings | None = None, *, wait: bool = False) -> None:
     """Run codecarbon's hardware probe (about 1.4 s on a 2-core VM) in the background.
 
-    codecarbon caches the probe per process, so the tracker a job starts later skips it.
-    Call this first thing in a job, before importing torch.
+    codecarbon caches the probe per process (and a forked child inherits it), so the tracker a
+    job starts later skips it. Call this first thing in a job, before importing torch.
     """
     global _warm_up
     if _warm_up is None:
-        _warm_up = threading.Thread(target=_probe_hardware, args=(settings,), daemon=True)
+        _warm_up = threading.Thread(
+            target=_probe_hardware, args=(settings or CarbonSettings(),), daemon=True
+        )
         _warm_up.start()
+    if wait:
+        _wait_for_warm_up()
 
 
 def _probe_hardware(settings: CarbonSettings) -> None:

@@ -68,14 +68,17 @@ def evaluate_variant(
     carbon: CarbonSettings,
     min_inference_seconds: float,
     min_inference_repeats: int = 3,
+    inference_relative_precision: float | None = None,
+    max_inference_seconds: float = math.inf,
     rollout_steps: int | None = None,
     device_name: str = "auto",
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Score a trained variant and measure inference by repeating one prediction.
 
-    Inference is repeated for at least ``min_inference_seconds`` under one tracker, so that
-    per-prediction energy is a total divided by a count, not a reading at the noise floor.
+    Inference is repeated under one tracker for at least ``min_inference_seconds`` (so that
+    per-prediction energy is a total divided by a count, not a reading at the noise floor) and
+    until the mean prediction time is known to ``inference_relative_precision``.
     Non-finite metrics raise :class:`NonFiniteMetrics` before anything is written.
     """
     experiment = open_experiment(
@@ -93,7 +96,14 @@ def evaluate_variant(
         predict()  # warm-up: first calls pay for allocation and kernel selection
         synchronize(device)
         with EnergyMeter(carbon, outputs.emissions, stage="inference") as meter:
-            repeats = time_repeated(predict, device, min_inference_seconds, min_inference_repeats)
+            repeats = time_repeated(
+                predict,
+                device,
+                min_inference_seconds,
+                min_inference_repeats,
+                inference_relative_precision,
+                max_inference_seconds,
+            )
     reading = meter.reading
     assert reading is not None
     per_prediction = reading.per(repeats)

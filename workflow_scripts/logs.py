@@ -12,11 +12,12 @@ log = logging.getLogger("workflow_scripts")
 
 
 @contextlib.contextmanager
-def logging_to(log_path: str | Path) -> Iterator[None]:
-    """Send logging, warnings and stderr (tqdm bars, tracebacks) of a job to its log file;
-    on exit everything is as it was."""
+def logging_to(log_path: str | Path, mode: str = "w") -> Iterator[None]:
+    """Send logging, warnings and stderr (tqdm bars, tracebacks) of a job to its log file
+    (``mode`` "a" appends to what the job wrote there already); on exit everything is as it
+    was."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", buffering=1) as stream:
+    with open(log_path, mode, buffering=1) as stream:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
         root = logging.getLogger()

@@ -8,24 +8,22 @@
 
 from pathlib import Path
 
-import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
-import pandas as pd
 
-from workflow_scripts.analysis import TABLES
-from workflow_scripts.analysis.claims import check_claims
-from workflow_scripts.analysis.pipeline import (
-    analyze_experiment,
-    read_histories,
-    read_tables,
-    write_tables,
-)
-from workflow_scripts.experiments import experiment_card
-from workflow_scripts.files import atomic_path
-from workflow_scripts.logs import logging_to
+def main(smk) -> None:
+    import pandas as pd
 
-smk = snakemake  # noqa: F821
-step = smk.params.step
-with logging_to(smk.log[0]):
+    from workflow_scripts.analysis import TABLES
+    from workflow_scripts.analysis.claims import check_claims
+    from workflow_scripts.analysis.pipeline import (
+        analyze_experiment,
+        read_histories,
+        read_tables,
+        write_tables,
+    )
+    from workflow_scripts.experiments import experiment_card
+    from workflow_scripts.files import atomic_path
+
+    step = smk.params.step
     if step == "analyze":
         summary = pd.read_csv(smk.input.summary)
         histories = smk.input.get("histories", [])
@@ -67,3 +65,11 @@ with logging_to(smk.log[0]):
         draw_overview(fronts, runs, [Path(p) for p in smk.output], cards)
     else:
         raise ValueError(f"unknown analysis step {step!r}")
+
+
+if __name__ == "__main__":
+    import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
+    from workflow_scripts.warm_worker import run_job
+
+    run_job(snakemake, "workflow_scripts.scripts.analyze:main")  # noqa: F821

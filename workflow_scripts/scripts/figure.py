@@ -2,12 +2,8 @@
 
 from pathlib import Path
 
-import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 
-from workflow_scripts.logs import logging_to
-
-smk = snakemake  # noqa: F821
-with logging_to(smk.log[0]):
+def main(smk) -> None:
     from workflow_scripts.experiments import experiment_card
     from workflow_scripts.experiments.card import FigureInputs
 
@@ -19,3 +15,11 @@ with logging_to(smk.log[0]):
         dataset=Path(smk.input.dataset) if "dataset" in smk.input.keys() else None,
     )
     card.figures[smk.params.figure].draw(inputs, [Path(p) for p in smk.output], card)
+
+
+if __name__ == "__main__":
+    import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
+    from workflow_scripts.warm_worker import run_job
+
+    run_job(snakemake, "workflow_scripts.scripts.figure:main")  # noqa: F821

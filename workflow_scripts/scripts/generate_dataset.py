@@ -2,22 +2,14 @@
 
 from pathlib import Path
 
-import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 
-from workflow_scripts.energy import CarbonSettings, warm_up_energy_tracking
-from workflow_scripts.logs import logging_to
-
-smk = snakemake  # noqa: F821
-# The meter's settings are the params (a rerun trigger); the rest of the carbon block (the
-# shared-machine threshold of the job's flag) only labels the job's JSON, so it comes from the
-# config, which triggers nothing.
-carbon = CarbonSettings.from_config({**smk.config.get("carbon", {}), **smk.params.carbon})
-warm_up_energy_tracking(carbon)  # overlaps codecarbon's hardware probe with the imports
-
-with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
+def main(smk) -> None:
     from workflow_scripts.data.pointwise import generate_dataset
+    from workflow_scripts.energy import CarbonSettings
     from workflow_scripts.experiments import dataset_maker
 
+    # As in train.py: the meter's settings from the params, the job's labels from the config.
+    carbon = CarbonSettings.from_config({**smk.config.get("carbon", {}), **smk.params.carbon})
     generate_dataset(
         dataset_maker(smk.wildcards.experiment),
         smk.params.data,
@@ -26,3 +18,11 @@ with logging_to(smk.log[0]):  # import errors, too, belong in the job's log
         emissions_path=Path(smk.output.emissions),
         carbon=carbon,
     )
+
+
+if __name__ == "__main__":
+    import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
+    from workflow_scripts.warm_worker import run_job
+
+    run_job(snakemake, "workflow_scripts.scripts.generate_dataset:main")  # noqa: F821

@@ -2,14 +2,11 @@
 
 from pathlib import Path
 
-import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
 
-from workflow_scripts.energy import CarbonSettings
-from workflow_scripts.logs import logging_to
-from workflow_scripts.summary import summarize_runs, write_summary
+def main(smk) -> None:
+    from workflow_scripts.energy import CarbonSettings
+    from workflow_scripts.summary import summarize_runs, write_summary
 
-smk = snakemake  # noqa: F821
-with logging_to(smk.log[0]):
     table = summarize_runs(
         smk.input.train,
         smk.input.metrics,
@@ -18,3 +15,11 @@ with logging_to(smk.log[0]):
         carbon=CarbonSettings.from_config(smk.params.carbon),
     )
     write_summary(table, Path(smk.output.summary))
+
+
+if __name__ == "__main__":
+    import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
+    from workflow_scripts.warm_worker import run_job
+
+    run_job(snakemake, "workflow_scripts.scripts.summarize:main")  # noqa: F821
