@@ -25,11 +25,13 @@ def default_config() -> dict:
 
 
 def tiny_config() -> dict:
-    """The default config shrunk to seconds: few steps, two seeds, short inference timing."""
+    """The default config shrunk to seconds: few steps, two seeds, short inference timing, no
+    sweeps (the tests that sweep add their own)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["seeds"] = [0, 1]
     config["evaluation"] = {"min_inference_seconds": 0.05, "min_inference_repeats": 2}
     for block in config["experiments"].values():
+        block.pop("sweeps", None)
         if "training" not in block:  # a data-only experiment
             continue
         block["training"].update({"steps": 60, "log_every": 20})

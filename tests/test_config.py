@@ -266,26 +266,72 @@ def with_sweeps(config: dict, experiment: str, sweeps: dict) -> dict:
     return config
 
 
-def test_the_sweep_config_spans_what_the_study_compares(default_config, repo):
-    import yaml
+def _budgets(config: dict, experiment: str, model: str) -> tuple[int, list[int]]:
+    """The variant's configured steps and its sweep points' steps."""
+    from workflow_scripts.config import sweep_points
 
-    from workflow_scripts.config import runs_of, sweep_points
+    points = [
+        variant_spec(config, experiment, name)["training"]["steps"]
+        for name in sweep_points(config, experiment)
+        if name.startswith(f"{model}/")
+    ]
+    return variant_spec(config, experiment, model)["training"]["steps"], points
 
-    for name, block in yaml.safe_load((repo / "config" / "sweep.yaml").read_text())[
-        "experiments"
-    ].items():
-        default_config["experiments"][name].update(block)
+
+def _unet_parameters(config: dict) -> list[int]:
+    import torch
+
+    from workflow_scripts.config import runs_of
+    from workflow_scripts.models.registry import ForecastSetting, build_forecaster
+
+    setting = ForecastSetting(
+        input_frames=4, fields=4, delta_scale=torch.ones(4), mean=torch.zeros(4), std=torch.ones(4)
+    )
+    return sorted(
+        sum(p.numel() for p in build_forecaster(spec["architecture"], setting).parameters())
+        for spec in (
+            variant_spec(config, "shear_flow", name)
+            for name in runs_of(config, "shear_flow")
+            if name.split("/")[0] == "unet"
+        )
+    )
+
+
+def test_the_default_config_sweeps_budgets_and_the_unet_below_todays_sizes(default_config):
+    from workflow_scripts.config import runs_of
+
     config = validate_config(default_config)
     for experiment in ("oscillator", "burgers"):
         for model in models_of(config, experiment):
-            steps = [variant_spec(config, experiment, model)["training"]["steps"]] + [
-                variant_spec(config, experiment, name)["training"]["steps"]
-                for name in sweep_points(config, experiment)
-                if name.startswith(f"{model}/")
-            ]
+            base, points = _budgets(config, experiment, model)
+            steps = [base, *points]
             assert len(steps) >= 4 and max(steps) / min(steps) >= 8, (experiment, model)
-    widths = [name for name in runs_of(config, "shear_flow") if name.split("/")[0] == "unet"]
-    assert widths == ["unet", "unet/width6", "unet/width10"]
+            assert max(points) < base, (experiment, model)  # new points cost less than today's
+    sizes = _unet_parameters(config)
+    assert len(sizes) >= 3 and sizes[-1] / sizes[0] >= 4
+    widths = [
+        variant_spec(config, "shear_flow", name)["architecture"]["width"]
+        for name in runs_of(config, "shear_flow")
+        if name.split("/")[0] == "unet"
+    ]
+    assert max(widths) == widths[0]  # the configured U-Net is the largest: new points are smaller
+
+
+def test_the_sweep_config_is_denser_and_wider_than_the_default(default_config, repo):
+    import yaml
+    from snakemake.utils import update_config
+
+    default = validate_config(copy.deepcopy(default_config))
+    update_config(default_config, yaml.safe_load((repo / "config" / "sweep.yaml").read_text()))
+    dense = validate_config(default_config)
+    for experiment in ("oscillator", "burgers"):
+        for model in models_of(dense, experiment):
+            base, points = _budgets(dense, experiment, model)
+            _, default_points = _budgets(default, experiment, model)
+            assert len(points) > len(default_points)
+            assert max(points) > base and min(points) < min(default_points)
+    assert len(_unet_parameters(dense)) > len(_unet_parameters(default))
+    assert max(_unet_parameters(dense)) > max(_unet_parameters(default))
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,13 @@ import yaml
 from snakemake.utils import update_config
 from workflow_helpers import REPO, SNAKEMAKE, planned_jobs
 
-from workflow_scripts.config import models_of, seeds_of, validate_config, variant_spec
+from workflow_scripts.config import (
+    models_of,
+    runs_of,
+    seeds_of,
+    validate_config,
+    variant_spec,
+)
 from workflow_scripts.experiments import experiment_card
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
@@ -77,9 +83,11 @@ def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
     shear = paper["experiments"]["shear_flow"]["data"]
     files = len(shear["download"]["parameter_pairs"]) * len(shear["download"]["splits"])
     runs = sum(
-        len(models_of(paper, e)) * len(seeds_of(paper, e)) for e in ("oscillator", "burgers")
-    ) + len(models_of(paper, "shear_flow")) * len(seeds_of(paper, "shear_flow"))
-    assert runs == (3 + 4 + 5) * 3
+        len(runs_of(paper, e)) * len(seeds_of(paper, e))
+        for e in ("oscillator", "burgers", "shear_flow")
+    )
+    # 12 variants, the budget sweeps' 3 points of the 7 PINN-family variants, 2 U-Net widths
+    assert runs == (3 + 4 + 5 + 3 * 7 + 2) * 3
     expected = {
         "download_well_file": files,
         "download_well_stats": 1,

@@ -136,11 +136,13 @@ def point_label(settings: dict[str, Any]) -> str:
 
 
 def sweep_points(config: dict[str, Any], experiment: str) -> dict[str, dict[str, Any]]:
-    """Every sweep point of an experiment: ``model/label`` -> {sweep, label, settings}."""
+    """Every sweep point of an experiment: ``model/label`` -> {sweep, label, settings}. A swept
+    variant that is switched off (``enabled: false``) takes its points with it."""
     block = config["experiments"][experiment]
+    enabled = models_of(config, experiment)
     points: dict[str, dict[str, Any]] = {}
     for sweep, declared in block.get("sweeps", {}).items():
-        for model in declared.get("models", models_of(config, experiment)):
+        for model in (m for m in declared.get("models", enabled) if m in enabled):
             for settings in declared["points"]:
                 label = point_label(settings)
                 points[f"{model}/{label}"] = {"sweep": sweep, "label": label, "settings": settings}
@@ -247,19 +249,22 @@ def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
 
 
 def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
-    """Swept variants exist and are enabled; each point's settings are valid for the variant
-    (the training schema, its architecture kind's keys) and its name is unique."""
+    """Swept variants exist (a switched-off one is skipped); each point's settings are valid for
+    the variant (the training schema, its architecture kind's keys) and its name is unique."""
     prefix = f"experiments.{experiment}.sweeps"
+    block = config["experiments"][experiment]
     enabled = models_of(config, experiment)
     defs = yaml.safe_load(_schema_text())["$defs"]
     seen: set[str] = set()
-    for sweep, declared in config["experiments"][experiment].get("sweeps", {}).items():
+    for sweep, declared in block.get("sweeps", {}).items():
         for model in declared.get("models", enabled):
-            if model not in enabled:
+            if model not in block.get("models", {}):
                 raise ConfigError(
-                    f"{prefix}.{sweep}.models: {model!r} is not an enabled variant of "
-                    f"{experiment} (enabled: {', '.join(enabled)})"
+                    f"{prefix}.{sweep}.models: {model!r} is not a variant of {experiment} "
+                    f"(variants: {', '.join(block.get('models', {}))})"
                 )
+            if model not in enabled:
+                continue
             for index, settings in enumerate(declared["points"]):
                 key = f"{prefix}.{sweep}.points.{index}"
                 name = f"{model}/{point_label(settings)}"
