@@ -1,6 +1,6 @@
 # Trading carbon for physics: accuracy vs energy and carbon of physics priors.
 # Reading order: common (config, input functions) -> data -> regrid -> train -> evaluate ->
-# carbon -> figures -> analysis.
+# carbon -> figures -> analysis -> report.
 
 
 configfile: "config/config.yaml"
@@ -17,6 +17,7 @@ include: "rules/evaluate.smk"
 include: "rules/carbon.smk"
 include: "rules/figures.smk"
 include: "rules/analysis.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -47,7 +47,7 @@ rule claims:
     output:
         claims=report(
             "results/claims.csv",
-            category="claims",
+            category=CLAIMS_CATEGORY,
             caption="../report/claims.rst",
         ),
     log:

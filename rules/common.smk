@@ -33,6 +33,9 @@ validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
 RUN = "results/{experiment}/{model}/seed{seed}"
+# The report's start page includes this fragment (report/workflow.rst); the claims lead it.
+REPORT_START = "results/report/start.html"
+CLAIMS_CATEGORY = "1. Claims"
 # Analysis tables shown in the report as tables (the others are inputs of figures).
 REPORTED_TABLES = ("statistics", "break_even", "energy_to_target", "score_parameters")
 WELL_STEM = WELL_FILE_STEM
@@ -160,7 +163,7 @@ def final_targets():
             for figure in [*experiment_card(experiment).figures, *LIFECYCLE_FIGURES]:
                 targets += figure_files(experiment, figure)
     if any(models_of(config, experiment) for experiment in EXPERIMENTS):
-        targets += ["results/claims.csv", "results/figures/overview.png"]
+        targets += ["results/claims.csv", "results/figures/overview.png", REPORT_START]
     return targets
 
 

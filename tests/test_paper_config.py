@@ -99,6 +99,7 @@ def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
         "analyze": 3,
         "claims": 1,
         "figure_overview": 1,
+        "report_pages": 1,
         "all": 1,
     } | {
         f"figure_{e}_{f}": 1

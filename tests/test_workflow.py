@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
+import os
+import shutil
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import chromium, rendered_dom, screenshot, without_scripts
 from conftest import tiny_config
 from workflow_helpers import (
     REPO,
@@ -131,11 +137,55 @@ def test_one_figure_regenerates_by_rule_name_and_by_path(finished):
     assert target.stat().st_size > 5000
 
 
-def test_report_builds(finished):
+@pytest.fixture(scope="module")
+def built_report(finished):
+    """`snakemake --report` on the finished run, and how long it took."""
     workdir, config, _ = finished
+    started = time.perf_counter()
     snakemake(workdir, config, "--report", "results/report.html")
-    report = workdir / "results" / "report.html"
+    return workdir / "results" / "report.html", time.perf_counter() - started
+
+
+def test_report_builds(built_report):
+    report, seconds = built_report
     assert report.stat().st_size > 10_000
+    assert seconds < 120, seconds  # from cached results: no job runs
+
+
+def test_report_shows_the_claims_and_every_figure_in_a_browser(finished, built_report, tmp_path):
+    """Headless Chromium renders the report: the start page shows the claims table, the seeds
+    and the energy method, and lists every figure, each embedded in the one file. The
+    screenshot goes to $REPORT_SCREENSHOT where set (docs/report.png is one)."""
+    browser = chromium()
+    workdir = finished[0]
+    report, _ = built_report
+    dom = rendered_dom(browser, report, tmp_path / "profile")
+    shown = without_scripts(dom)  # what the page shows, not the data its scripts hold
+
+    claims = pd.read_csv(workdir / "results" / "claims.csv")
+    assert "<h2>Claims</h2>" in shown
+    assert shown.count('<span class="verdict ') == len(claims)
+    for claim, verdict in zip(claims["claim"], claims["verdict"], strict=True):
+        assert html.escape(claim, quote=False) in shown, claim
+        assert f'<span class="verdict {verdict}">{verdict}</span>' in shown
+    assert "Seeds per variant (each interval rests on these): oscillator: 2." in shown
+    assert "Every energy figure in this report is an estimate" in shown
+
+    figures = sorted((workdir / "results" / "figures").rglob("*.p[nd][gf]"))
+    assert len(figures) == 2 * (len(FIGURES) + 4 + 1)  # the card's, the analysis', overview
+    for figure in figures:
+        assert f">{figure.name}</a>" in shown, figure.name  # listed on the start page
+        assert f'"{figure.relative_to(workdir).as_posix()}": {{' in dom  # and embedded
+    pngs = sum(f.suffix == ".png" for f in figures)
+    assert dom.count('"data_uri": "data:image/png;') == pngs
+    assert dom.count('"data_uri": "data:application/pdf;') == len(figures) - pngs
+    for page in ("claims.html", "run.html", "tables.html"):
+        assert f">{page}</a>" in shown, page
+
+    shot = screenshot(browser, report, tmp_path / "profile", tmp_path / "report.png")
+    assert shot.stat().st_size > 20_000
+    if os.environ.get("REPORT_SCREENSHOT"):
+        shutil.copyfile(shot, Path(os.environ["REPORT_SCREENSHOT"]))
 
 
 def test_lint_passes():

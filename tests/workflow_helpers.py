@@ -123,10 +123,16 @@ def assert_experiment_outputs(
 
 def after_summary(experiment: str, figures: tuple[str, ...]) -> dict[str, int]:
     """The jobs a changed summary of ``experiment`` re-runs: the summary itself, the card's
-    ``figures``, the experiment's analysis and lifecycle figures, the claims and the overview."""
+    ``figures``, the experiment's analysis and lifecycle figures, the claims, the overview and
+    the report's pages."""
     from workflow_scripts.figures import LIFECYCLE_FIGURES
 
     figure_rules = {f"figure_{experiment}_{f}": 1 for f in (*figures, *LIFECYCLE_FIGURES)}
-    return {"summarize": 1, "analyze": 1, "claims": 1, "figure_overview": 1, "all": 1} | (
-        figure_rules
-    )
+    return {
+        "summarize": 1,
+        "analyze": 1,
+        "claims": 1,
+        "figure_overview": 1,
+        "report_pages": 1,
+        "all": 1,
+    } | figure_rules
