@@ -68,6 +68,7 @@ PRELOAD = (
     "workflow_scripts.figures.lifecycle",
     "workflow_scripts.analysis.pipeline",
     "workflow_scripts.analysis.claims",
+    "workflow_scripts.report_pages",
 )
 # Environment read once at library load (thread pools, hashing): part of the fingerprint.
 _LOAD_TIME_ENV = (

@@ -2,14 +2,12 @@
 
 from pathlib import Path
 
-import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
-import pandas as pd
 
-from workflow_scripts.logs import logging_to
-from workflow_scripts.report_pages import write_pages
+def main(smk) -> None:
+    import pandas as pd
 
-smk = snakemake  # noqa: F821
-with logging_to(smk.log[0]):
+    from workflow_scripts.report_pages import write_pages
+
     experiments = smk.params.experiments
 
     def tables(name):
@@ -27,3 +25,11 @@ with logging_to(smk.log[0]):
         errors=smk.params.errors,
         outputs={name: Path(path) for name, path in smk.output.items()},
     )
+
+
+if __name__ == "__main__":
+    import checkout_on_path  # noqa: F401  (first: makes workflow_scripts importable)
+
+    from workflow_scripts.warm_worker import run_job
+
+    run_job(snakemake, "workflow_scripts.scripts.report_pages:main")  # noqa: F821
