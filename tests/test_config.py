@@ -405,3 +405,46 @@ def test_a_duplicate_key_in_a_configfile_stops_the_workflow_naming_file_and_line
     assert result.returncode != 0
     assert f"{configfile}, line 4, column 3: duplicate key 'pue'" in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "seeds: [0, 1]\nexperiments:\n  oscillator:\n\ttraining: {steps: 5}\n",
+            "line 4, column 1",
+        ),
+        ("", "is empty"),
+        ("- seeds\n", "the top level is a list"),
+        ("seeds: [0]\nseeds: [1]\n", "line 2"),
+        ("seeds: [1.0]\n", "config key seeds.0: 1.0 is not of type 'integer'"),
+    ],
+)
+def test_the_config_checker_names_the_file_and_line_snakemake_cannot(tmp_path, text, message):
+    """Snakemake rejects a broken --configfile before the workflow starts, without saying
+    where; `python -m workflow_scripts.config FILE` says it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    checked = subprocess.run(
+        [sys.executable, "-m", "workflow_scripts.config", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 2
+    assert message in checked.stderr
+    assert str(path) in checked.stderr or "config key" in checked.stderr
+
+
+def test_the_config_checker_passes_the_shipped_configs(repo):
+    import subprocess
+    import sys
+
+    for name in ("sweep.yaml", "paper.yaml"):
+        checked = subprocess.run(
+            [sys.executable, "-m", "workflow_scripts.config", str(repo / "config" / name)],
+            capture_output=True,
+            text=True,
+        )
+        assert checked.returncode == 0, checked.stderr
+        assert checked.stdout.startswith("valid: ")

@@ -291,3 +291,32 @@ def _check_carbon(carbon: dict[str, Any]) -> None:
     """A national grid intensity that codecarbon has, where none is forced (else codecarbon
     would fall back to a world average with an error buried in a job log)."""
     grid_intensity_g_per_kwh(CarbonSettings.from_config(carbon))
+
+
+def check_configuration(paths: list[str | Path]) -> dict[str, Any]:
+    """What ``snakemake --configfile PATHS`` would run with: each file read strictly, merged in
+    order over config/config.yaml as Snakemake merges them, and validated.
+
+    Snakemake parses ``--configfile`` itself before the workflow starts and reports a YAML
+    syntax error, a tab, an empty file or a top-level list only as "not valid JSON or YAML";
+    this names the file, line and column (``python -m workflow_scripts.config my.yaml``).
+    """
+    from snakemake.utils import update_config
+
+    config = read_config_file(SCHEMA_PATH.with_name("config.yaml"))
+    for path in paths:
+        update_config(config, read_config_file(path))
+    return validate_config(config)
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        checked = check_configuration(sys.argv[1:])
+    except ConfigError as refused:
+        print(refused, file=sys.stderr)
+        raise SystemExit(2) from None
+    experiments = enabled_experiments(checked)
+    runs = sum(len(runs_of(checked, e)) * len(seeds_of(checked, e)) for e in experiments)
+    print(f"valid: {runs} training runs in {', '.join(experiments)}")
