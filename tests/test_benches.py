@@ -3,6 +3,7 @@ checked: they are meaningful only at the real sizes, on a quiet machine)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,9 @@ def test_shear_training_bench_compares_with_the_well(tmp_path):
 
 
 def test_fixed_cost_bench_reads_a_finished_run(tmp_path):
-    """bench_fixed_cost.py on a hand-made finished run: 10 s jobs with 2 s of tracked work."""
+    """bench_fixed_cost.py on a hand-made finished run: four 10 s jobs one after the other,
+    each with 2 s of tracked work."""
+    ends = iter(1_000_000.0 + 10.0 * k for k in range(1, 5))
     for rule, name, key in (
         ("train", "train.json", "train_wall_s"),
         ("evaluate", "metrics.json", "inference_wall_s_total"),
@@ -70,10 +73,13 @@ def test_fixed_cost_bench_reads_a_finished_run(tmp_path):
             benchmark = tmp_path / "benchmarks" / rule / run.with_suffix(".tsv")
             benchmark.parent.mkdir(parents=True, exist_ok=True)
             benchmark.write_text("s\th:m:s\n10.0\t0:00:10\n")
+            end = next(ends)
+            os.utime(benchmark, (end, end))
             result = tmp_path / "results" / run / name
             result.parent.mkdir(parents=True, exist_ok=True)
             result.write_text(f'{{"{key}": 2.0}}')
-    output = run_bench("bench_fixed_cost.py", str(tmp_path))
+    output = run_bench("bench_fixed_cost.py", str(tmp_path), "--no-report")
     assert "median fixed cost per job: 8.00 s" in output
-    assert "sum of tracked work = 5.00" in output
+    assert "elapsed 40 s, sum of job wall 40 s, tracked work 8 s" in output
+    assert "elapsed / tracked work = 5.00" in output
     assert "calibration (1 thread): matmul_512" in output
