@@ -45,6 +45,23 @@ def tiny() -> dict:
     return copy.deepcopy(tiny_config())
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_worker_servers(tmp_path_factory):
+    """The suite's warm-worker servers live in a folder of its own (never a user's running
+    pipeline's) and are stopped when the session ends, not left to idle out."""
+    from workflow_helpers import stop_warm_workers
+
+    folder = tmp_path_factory.mktemp("warm")
+    previous = os.environ.get("WARM_WORKER_DIR")
+    os.environ["WARM_WORKER_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("WARM_WORKER_DIR")
+    else:
+        os.environ["WARM_WORKER_DIR"] = previous
+    stop_warm_workers(folder)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked slurm run last: while their controller is up, every Snakemake start asks
     it for its config, and they install packages the rest of the suite must not wait for."""

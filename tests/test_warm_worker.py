@@ -3,10 +3,8 @@ with their client, and give the same results as jobs run in their own process.""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -15,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from workflow_helpers import REPO, only, snakemake
+from workflow_helpers import REPO, only, snakemake, stop_warm_workers
 
 from workflow_scripts import warm_worker
 
@@ -47,15 +45,7 @@ def jobs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    _stop_servers(tmp_path / "w")
-
-
-def _stop_servers(folder: Path) -> None:
-    for log in folder.glob("*.log"):
-        for line in log.read_text().splitlines():
-            if line.startswith("warm worker "):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(line.split()[2]), signal.SIGTERM)
+    stop_warm_workers(tmp_path / "w")
 
 
 def _job(tmp_path: Path, name: str, **config) -> SimpleNamespace:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +139,12 @@ def after_summary(experiment: str, figures: tuple[str, ...]) -> dict[str, int]:
         "report_pages": 1,
         "all": 1,
     } | figure_rules
+
+
+def stop_warm_workers(folder: Path) -> None:
+    """Stop the warm-worker servers that logged their start in ``folder``."""
+    for log in folder.glob("*.log"):
+        for line in log.read_text().splitlines():
+            if line.startswith("warm worker "):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(line.split()[2]), signal.SIGTERM)
