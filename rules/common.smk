@@ -121,8 +121,13 @@ def simulate_settings(wildcards):
 
 
 def regrid_settings(wildcards):
-    """The regrid block less the Dask scheduler and threads, which do not change the store."""
-    return {k: v for k, v in shear_data()["regrid"].items() if k not in ("scheduler", "threads")}
+    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
+    change the store."""
+    return {
+        k: v
+        for k, v in shear_data()["regrid"].items()
+        if k not in ("scheduler", "slurm", "threads")
+    }
 
 
 def data_for(wildcards):
