@@ -25,6 +25,7 @@ from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.experiments import experiment_card, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
+from workflow_scripts.gpu_slots import count_gpus
 
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
@@ -32,6 +33,16 @@ check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
+
+# GPUs of this machine, counted without torch (0 with device: cpu, or where none is found).
+# Each job that may run on CUDA (train, evaluate, simulate_shear_flow) holds one `gpu`, at most
+# as many at once as the machine has, and workflow_scripts/gpu_slots.py (called where the job
+# resolves its device) pins it to a free one. `--resources gpu=N` or a profile's `resources`
+# (profiles/slurm: the cluster's GPUs, not the login node's) set the limit instead.
+MACHINE_GPUS = 0 if config["device"] == "cpu" else count_gpus()
+GPU_PER_JOB = 1 if MACHINE_GPUS else 0
+if MACHINE_GPUS and "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", MACHINE_GPUS)
 RUN = "results/{experiment}/{model}/seed{seed}"
 # Analysis tables shown in the report as tables (the others are inputs of figures).
 REPORTED_TABLES = ("statistics", "break_even", "energy_to_target", "score_parameters")
