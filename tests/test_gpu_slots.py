@@ -81,7 +81,9 @@ def test_a_released_slot_is_reused_within_the_process(tmp_path):
 def test_every_slot_taken_is_a_timeout_naming_the_resource(tmp_path):
     holder, _ = _holder(1, tmp_path)
     try:
-        with pytest.raises(TimeoutError, match=r"all 1 GPU slots .*stayed taken.*--resources gpu=N"):
+        with pytest.raises(
+            TimeoutError, match=r"all 1 GPU slots .*stayed taken.*--resources gpu=N"
+        ):
             gpu_slots.acquire_gpu_slot(1, tmp_path, timeout_s=0.5, poll_s=0.1)
     finally:
         _end(holder)
