@@ -87,6 +87,7 @@ def slurm_cluster(settings: Mapping[str, Any]) -> Iterator[Any]:  # yields a dis
         account=settings.get("account"),
         job_name=SLURM_WORKER_JOB_NAME,
         log_directory=settings.get("log_directory"),
+        scheduler_options={"dashboard": False},  # several regrids may share a login node
     )
     try:
         cluster.scale(jobs=workers)

@@ -155,9 +155,13 @@ def regrid_split(
 
 def remote_workers_note(scheduler: str) -> str:
     """What the regrid's energy reading covers when Dask's workers are not this job's own."""
-    where = "SLURM jobs (data.regrid.scheduler: slurm)" if scheduler == "slurm" else scheduler
+    where = (
+        "as SLURM jobs (data.regrid.scheduler: slurm)"
+        if scheduler == "slurm"
+        else (f"under the dask.distributed scheduler at {scheduler}")
+    )
     return (
-        f"partial: the Dask workers ran as processes not started by this job ({where}). "
+        f"partial: the Dask workers ran {where}, as processes not started by this job. "
         "codecarbon metered this job's node only: the machine-wide reading includes workers "
         "only where they shared this node; the process-attributed figure and data_cpu_time_s "
         "never include them. Work on other nodes (reading, regridding, writing the store) is "
