@@ -25,6 +25,7 @@ from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.experiments import experiment_card, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
+from workflow_scripts.gpu_slots import count_gpus
 
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
@@ -32,6 +33,16 @@ check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
+
+# GPUs of this machine, counted without torch (0 with device: cpu, or where none is found).
+# Each job that may run on CUDA (train, evaluate, simulate_shear_flow) holds one `gpu`, at most
+# as many at once as the machine has, and workflow_scripts/gpu_slots.py (called where the job
+# resolves its device) pins it to a free one. `--resources gpu=N` or a profile's `resources`
+# (profiles/slurm: the cluster's GPUs, not the login node's) set the limit instead.
+MACHINE_GPUS = 0 if config["device"] == "cpu" else count_gpus()
+GPU_PER_JOB = 1 if MACHINE_GPUS else 0
+if MACHINE_GPUS and "gpu" not in workflow.global_resources:
+    workflow.register_resource("gpu", MACHINE_GPUS)
 RUN = "results/{experiment}/{model}/seed{seed}"
 # The report's start page includes this fragment (report/workflow.rst); the claims lead it.
 REPORT_START = "results/report/start.html"
@@ -124,8 +135,13 @@ def simulate_settings(wildcards):
 
 
 def regrid_settings(wildcards):
-    """The regrid block less the Dask scheduler and threads, which do not change the store."""
-    return {k: v for k, v in shear_data()["regrid"].items() if k not in ("scheduler", "threads")}
+    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
+    change the store."""
+    return {
+        k: v
+        for k, v in shear_data()["regrid"].items()
+        if k not in ("scheduler", "slurm", "threads")
+    }
 
 
 def data_for(wildcards):

@@ -36,6 +36,7 @@ rule simulate_shear_flow:
     threads: lambda wildcards: shear_data()["simulate"]["threads"]
     resources:
         energy_meter=1,
+        gpu=GPU_PER_JOB,  # the solver runs on CUDA too: it takes a device like a training
     params:
         settings=simulate_settings,
         carbon=measured_carbon(),

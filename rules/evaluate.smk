@@ -19,6 +19,7 @@ rule evaluate:
     threads: threads_for
     resources:
         energy_meter=1,
+        gpu=GPU_PER_JOB,  # one device each where the machine has GPUs (common.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),

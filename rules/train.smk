@@ -20,6 +20,7 @@ rule train:
     resources:
         # codecarbon counts the whole machine: only one measured job may run at a time.
         energy_meter=1,
+        gpu=GPU_PER_JOB,  # one device each where the machine has GPUs (common.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),

@@ -167,6 +167,40 @@ def test_shear_flow_settings_that_would_fail_in_a_job_are_rejected_up_front(
         validate_config(broken(default_config, path, value))
 
 
+REGRID = SHEAR + ("data", "regrid")
+SLURM_WORKERS = {"workers": 2, "memory": "4GB", "walltime": "01:00:00"}
+SLURM_CASES = [
+    ("slurm without workers", "slurm", None, "regrid.slurm: required with"),
+    ("workers without slurm", "threads", SLURM_WORKERS, "regrid.slurm: set, but"),
+    ("no worker count", "slurm", {"memory": "4GB", "walltime": "1:00:00"}, "'workers' is a"),
+    ("zero workers", "slurm", {**SLURM_WORKERS, "workers": 0}, "regrid.slurm.workers"),
+    ("memory without unit", "slurm", {**SLURM_WORKERS, "memory": "4"}, "regrid.slurm.memory"),
+    ("walltime in minutes", "slurm", {**SLURM_WORKERS, "walltime": "60"}, "slurm.walltime"),
+    ("unknown key", "slurm", {**SLURM_WORKERS, "nodes": 2}, "'nodes' was unexpected"),
+]
+
+
+@pytest.mark.parametrize(
+    "label, scheduler, workers, key", SLURM_CASES, ids=[c[0] for c in SLURM_CASES]
+)
+def test_slurm_regrid_settings_are_refused_naming_the_key(
+    default_config, label, scheduler, workers, key
+):
+    config = broken(default_config, REGRID + ("scheduler",), scheduler)
+    if workers is not None:
+        config = broken(config, REGRID + ("slurm",), workers)
+    with pytest.raises(ConfigError, match=r"experiments\.shear_flow\.data\.regrid\.slurm") as e:
+        validate_config(config)
+    assert key in str(e.value)
+
+
+def test_slurm_regrid_settings_get_their_defaults(default_config):
+    config = broken(default_config, REGRID + ("scheduler",), "slurm")
+    config = broken(config, REGRID + ("slurm",), dict(SLURM_WORKERS))
+    slurm = validate_config(config)["experiments"]["shear_flow"]["data"]["regrid"]["slurm"]
+    assert slurm == {**SLURM_WORKERS, "cores": 1, "partition": None, "account": None}
+
+
 def test_a_switched_off_variant_or_experiment_builds_and_checks_nothing(default_config):
     config = broken(default_config, OSC + ("models", "pinn", "enabled"), False)
     assert "pinn" not in models_of(validate_config(config), "oscillator")

@@ -457,3 +457,38 @@ def test_distributed_scheduler(two_files, tmp_path: Path) -> None:
     expected = stacked(fields, "pressure").reshape(4, N_TIME, 8, 2, 16, 2).mean(axis=(3, 5))
     np.testing.assert_allclose(reopened["pressure"].values, expected, atol=1e-6)
     assert reopened["pressure"].encoding["chunks"] == (1, 2, 8, 16)
+
+
+def test_the_slurm_scheduler_needs_its_settings(two_files, tmp_path: Path) -> None:
+    paths, _ = two_files
+    with pytest.raises(RegridError, match=r"data\.regrid\.slurm"):
+        regrid_well_files(paths, tmp_path / "s.zarr", nx=8, ny=8, scheduler="slurm")
+
+
+def test_the_slurm_cluster_is_closed_when_its_workers_never_come(monkeypatch) -> None:
+    """The SLURMCluster is closed on every way out (a real one runs in tests/test_slurm.py)."""
+    dask_jobqueue = pytest.importorskip("dask_jobqueue")
+    from workflow_scripts.data.scheduler import SLURM_WORKER_JOB_NAME, dask_scheduler
+
+    made = []
+
+    class FakeCluster:
+        def __init__(self, **kwargs):
+            self.kwargs, self.closed = kwargs, False
+            made.append(self)
+
+        def scale(self, jobs):
+            raise RuntimeError(f"sbatch refused {jobs} job(s)")
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(dask_jobqueue, "SLURMCluster", FakeCluster)
+    settings = {"workers": 3, "cores": 2, "memory": "4GB", "walltime": "01:00:00"}
+    with pytest.raises(RuntimeError, match="sbatch refused 3 job"):
+        with dask_scheduler("slurm", slurm={**settings, "partition": "cpu", "account": None}):
+            pass
+    (cluster,) = made
+    assert cluster.closed
+    assert cluster.kwargs["cores"] == 2 and cluster.kwargs["memory"] == "4GB"
+    assert cluster.kwargs["queue"] == "cpu" and cluster.kwargs["job_name"] == SLURM_WORKER_JOB_NAME

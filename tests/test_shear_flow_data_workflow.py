@@ -74,6 +74,13 @@ def test_lifecycle_counts_the_source_stats_stage(simulated):
     assert "results/shear_flow/data/simulate/stats.json" in summarize
 
 
+def with_regrid(config: dict, settings: dict) -> dict:
+    """``config`` with ``settings`` merged into its shear-flow regrid block (a copy)."""
+    config = copy.deepcopy(config)
+    config["experiments"]["shear_flow"]["data"]["regrid"].update(settings)
+    return config
+
+
 def test_a_data_setting_re_runs_only_the_files_it_changes(simulated):
     workdir, config = simulated
     changed = copy.deepcopy(config)
@@ -82,6 +89,9 @@ def test_a_data_setting_re_runs_only_the_files_it_changes(simulated):
     data["regrid"]["scheduler"] = "synchronous"
     data["regrid"]["threads"] = 1
     assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == {}
+    # nor do Dask workers on Slurm: where the work runs does not change the store
+    slurm = {"scheduler": "slurm", "slurm": {"workers": 2, "memory": "2GB", "walltime": "1:00:00"}}
+    assert planned_jobs(snakemake(workdir, with_regrid(changed, slurm), "--dry-run")) == {}
     data["simulate"]["reynolds"] = [1.0e4, 5.0e4]  # one more pair: its files, not the others
     assert planned_jobs(snakemake(workdir, changed, "--dry-run")) == {
         "simulate_shear_flow": 3,

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.gpu_slots import pin_to_free_gpu
 
 log = logging.getLogger("workflow_scripts")
 
@@ -32,7 +33,16 @@ def to_precision(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module
 
 
 def resolve_device(requested: str) -> torch.device:
-    """Map the config's ``device`` (auto | cpu | cuda) to a torch device, CUDA when present."""
+    """Map the config's ``device`` (auto | cpu | cuda) to a torch device, CUDA when present.
+
+    With auto or cuda on a machine with several GPUs and no ``CUDA_VISIBLE_DEVICES`` yet, the
+    job is first pinned to a device no other job holds (``gpu_slots``), before torch looks
+    for CUDA: call this before anything else in the job touches CUDA.
+    """
+    if requested in ("auto", "cuda"):
+        device = pin_to_free_gpu()
+        if device is not None:
+            log.info("pinned to GPU %d of this machine (CUDA_VISIBLE_DEVICES=%d)", device, device)
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():

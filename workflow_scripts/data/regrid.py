@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from workflow_scripts.data.coarsening import Method, coarsen
 from workflow_scripts.data.errors import RegridError
@@ -46,6 +47,7 @@ def regrid_well_files(
     read_time_chunk: int | None = None,
     scheduler: str = "threads",
     num_workers: int | None = None,
+    slurm: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     stats_path: Path | str | None = None,
 ) -> Path:
@@ -54,7 +56,8 @@ def regrid_well_files(
     ``time_chunk`` is the store's chunk length in time (training access). Each task reads
     ``read_time_chunk`` steps, by default the multiple of ``time_chunk`` nearest to
     ``READ_PLANES_PER_TASK`` (at least one), so tasks never straddle a store chunk and no
-    rechunking sits between reading and writing. ``scheduler``: see ``dask_scheduler``.
+    rechunking sits between reading and writing. ``scheduler`` (and ``slurm``, its settings
+    when it is "slurm"): see ``dask_scheduler``.
     Returns the store path; the stats are in its attrs and in ``stats_path`` (default
     ``stats_path_for(store_path)``).
     """
@@ -67,7 +70,7 @@ def regrid_well_files(
             f"read_time_chunk ({read_time_chunk}) must be a multiple of time_chunk ({time_chunk})"
         )
     start = time.perf_counter()
-    with dask_scheduler(scheduler, num_workers):
+    with dask_scheduler(scheduler, num_workers, slurm):
         source = open_well_files(paths, time_chunk=read_time_chunk)
         coarse = coarsen(source, nx, ny, method)
         store = write_training_store(

@@ -112,15 +112,20 @@ def regrid_split(
     emissions: Path,
     scheduler: str = "threads",
     threads: int | None = None,
+    slurm: dict[str, Any] | None = None,
 ) -> None:
     """Regrid one split of either source to the training store, under an energy meter.
 
-    ``scheduler``: Dask's (see :func:`regrid_well_files`); ``threads``: the local Dask pool's
-    workers (what Snakemake granted); all cores if None.
+    ``scheduler``: Dask's (see :func:`regrid_well_files`), with ``slurm`` its settings when it
+    is "slurm"; ``threads``: the local Dask pool's workers (what Snakemake granted); all cores
+    if None. On a distributed scheduler the cost file says, in ``energy_note``, that the meter
+    saw only this job's node, not the workers'.
     """
     from workflow_scripts.data.regrid import regrid_well_files
+    from workflow_scripts.data.scheduler import LOCAL_SCHEDULERS
 
     validate_stats_file(source_stats)
+    note = {} if scheduler in LOCAL_SCHEDULERS else {"energy_note": remote_workers_note(scheduler)}
     with measured_data_stage(
         "regrid",
         carbon,
@@ -129,6 +134,8 @@ def regrid_split(
         files=len(files),
         method=settings["method"],
         grid=[settings["nx"], settings["ny"]],
+        scheduler=scheduler,
+        **note,
     ) as facts:
         regrid_well_files(
             files,
@@ -139,7 +146,24 @@ def regrid_split(
             time_chunk=settings["time_chunk"],
             scheduler=scheduler,
             num_workers=threads,
+            slurm=slurm,
             overwrite=True,
             stats_path=store_stats,
         )
         facts["bytes_in"] = sum(Path(f).stat().st_size for f in files)
+
+
+def remote_workers_note(scheduler: str) -> str:
+    """What the regrid's energy reading covers when Dask's workers are not this job's own."""
+    where = (
+        "as SLURM jobs (data.regrid.scheduler: slurm)"
+        if scheduler == "slurm"
+        else (f"under the dask.distributed scheduler at {scheduler}")
+    )
+    return (
+        f"partial: the Dask workers ran {where}, as processes not started by this job. "
+        "codecarbon metered this job's node only: the machine-wide reading includes workers "
+        "only where they shared this node; the process-attributed figure and data_cpu_time_s "
+        "never include them. Work on other nodes (reading, regridding, writing the store) is "
+        "not metered, so data_energy_kwh is a lower bound of the stage's energy."
+    )

@@ -34,7 +34,8 @@ PREFIX = "experiments.shear_flow"
 
 
 def check_data(block: dict[str, Any], config: dict[str, Any]) -> None:
-    """The trajectory budget of a parameter pair, and a regrid target the source grid allows."""
+    """The trajectory budget of a parameter pair, a regrid target the source grid allows, and
+    Slurm worker settings exactly when the regrid's Dask scheduler is slurm."""
     from workflow_scripts.data.sources import INITIAL_CONDITIONS, source_resolution
 
     data = block["data"]
@@ -45,6 +46,13 @@ def check_data(block: dict[str, Any], config: dict[str, Any]) -> None:
             f"(Re, Sc) pair has only {len(INITIAL_CONDITIONS)} initial conditions"
         )
     regrid = data["regrid"]
+    if (regrid["scheduler"] == "slurm") != ("slurm" in regrid):
+        key = f"{PREFIX}.data.regrid.slurm"
+        raise ConfigError(
+            f"{key}: required with data.regrid.scheduler: slurm (workers, memory, walltime)"
+            if regrid["scheduler"] == "slurm"
+            else f"{key}: set, but data.regrid.scheduler is {regrid['scheduler']!r}, not slurm"
+        )
     for axis, source_n in zip(("nx", "ny"), source_resolution(data), strict=True):
         target_n = regrid[axis]
         key = f"{PREFIX}.data.regrid.{axis}"
@@ -177,8 +185,20 @@ properties:
       ny: {$ref: "#/$defs/positive_int", default: 64}
       method: {enum: [spectral, block_mean], default: spectral, description: "spectral: Fourier truncation (exact for band-limited periodic fields); block_mean: conservative averaging"}
       time_chunk: {$ref: "#/$defs/positive_int", default: 10, description: "time steps per Zarr chunk (one trajectory x this many frames x the plane)"}
-      scheduler: {type: string, pattern: "^(threads|processes|synchronous|tcp://.+)$", default: threads, description: "dask scheduler: threads, processes, synchronous, or a dask.distributed address tcp://host:port"}
+      scheduler: {type: string, pattern: "^(threads|processes|synchronous|slurm|tcp://.+)$", default: threads, description: "dask scheduler: threads, processes, synchronous, slurm (a dask-jobqueue SLURMCluster for the job's duration: data.regrid.slurm), or a dask.distributed address tcp://host:port"}
       threads: {$ref: "#/$defs/positive_int", default: 2, description: "Dask workers of a local scheduler (and Snakemake threads of a regrid job)"}
+      slurm:
+        type: object
+        additionalProperties: false
+        description: "the Dask workers of scheduler: slurm, each an sbatch job started when the regrid job starts and cancelled when it ends; required with it, refused without it. The nodes must share the filesystem; their energy is not metered (the cost file's energy_note)"
+        required: [workers, memory, walltime]
+        properties:
+          workers: {$ref: "#/$defs/positive_int", description: "worker jobs (one Dask worker process each)"}
+          cores: {$ref: "#/$defs/positive_int", default: 1, description: "threads of a worker (sbatch --cpus-per-task)"}
+          memory: {type: string, pattern: "^[0-9]+([.][0-9]+)? ?([KMGT]i?B)$", description: "memory of a worker, a Dask size such as 4GB or 3.5GiB (sbatch --mem)"}
+          walltime: {type: string, pattern: "^([0-9]+-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2}$", description: "time limit of a worker job, [D-]HH:MM:SS (sbatch --time): at least the regrid's own, queue wait included"}
+          partition: {oneOf: [{type: "null"}, {type: string, minLength: 1}], default: null, description: "the workers' partition (sbatch --partition); null: the cluster's default"}
+          account: {oneOf: [{type: "null"}, {type: string, minLength: 1}], default: null, description: "sbatch --account; null: none given"}
 """
 )
 
