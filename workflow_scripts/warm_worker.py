@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_scripts.energy import warm_up_energy_tracking
+from workflow_scripts.gpu_slots import pin_to_free_gpu
 from workflow_scripts.logs import logging_to
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ def run_job(smk: Any, target: str) -> None:
             reason = f"warm worker unavailable ({unavailable})"
     with logging_to(smk.log[0]):
         log.info("running in the job's own process: %s", reason)
+        if smk.config.get("device", "auto") != "cpu":
+            pin_to_free_gpu()  # before codecarbon's probe reads CUDA_VISIBLE_DEVICES
         warm_up_energy_tracking()  # overlaps codecarbon's hardware probe with the imports
         resolve(target)(smk)
 
