@@ -6,12 +6,14 @@ from pathlib import Path
 def main(smk) -> None:
     import pandas as pd
 
+    from workflow_scripts.analysis.pipeline import read_tables
     from workflow_scripts.report_pages import write_pages
 
     experiments = smk.params.experiments
 
     def tables(name):
-        return dict(zip(experiments, map(pd.read_csv, smk.input[name]), strict=True))
+        """Each experiment's table (an empty one, e.g. no pair to break even, as empty)."""
+        return read_tables(dict(zip(experiments, smk.input[name], strict=True)))
 
     write_pages(
         config=smk.config,
