@@ -88,6 +88,7 @@ class _Job:
 
     def __init__(self, tmp_path: Path, **sections: dict) -> None:
         self.log = [str(tmp_path / "job.log")]
+        self.config = {"warm_worker": False}  # in this process: the server cannot import it
         for name in ("input", "output", "params"):
             setattr(self, name, Namedlist(fromdict=sections.get(name, {})))
 
@@ -116,7 +117,7 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
             "relative_error": "test_rel_l2",
         },
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
     runs = pd.read_csv(outputs["runs"])
     assert (runs["lifecycle_predictions"] == 1e5).all()
     assert not pd.read_csv(outputs["energy_to_target"]).empty
@@ -128,7 +129,7 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
         output={"claims": str(claims)},
         params={"step": "claims", "experiments": ["oscillator"]},
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
     verdicts = pd.read_csv(claims, dtype={"claim_id": str}).set_index(["claim_id", "experiment"])[
         "verdict"
     ]
@@ -142,7 +143,7 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
         output={"png": figure[0]},
         params={"step": "figure", "figure": "energy_to_target", "experiment": "oscillator"},
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job})
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
     _written([Path(figure[0])])
 
 
