@@ -47,7 +47,8 @@ def tracked_s(workdir: Path, rule: str, benchmark: Path) -> float:
     """The tracked work of the job whose benchmark file is ``benchmark`` (0 if none)."""
     if rule not in (*TRACKED, "generate_dataset", *DATA_STAGES):
         return 0.0
-    relative = benchmark.relative_to(workdir / "benchmarks" / rule).with_suffix("")
+    folder = workdir / "benchmarks" / rule  # a rule without wildcards: benchmarks/{rule}.tsv
+    relative = benchmark.relative_to(folder).with_suffix("") if folder.is_dir() else Path()
     if rule in TRACKED:
         name, key = TRACKED[rule]
         path = workdir / "results" / relative / name
