@@ -272,7 +272,8 @@ def serve(path: Path, idle_s: float) -> None:
     started = time.perf_counter()
     for name in PRELOAD:
         importlib.import_module(name)
-    _import_learned(path.with_suffix(".imports"))
+    learned = path.with_suffix(".imports")
+    learned_size = _import_learned(learned, 0)
     warm_up_energy_tracking(wait=True)
     print(f"warm worker {os.getpid()} ready in {time.perf_counter() - started:.1f} s", flush=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -282,12 +283,11 @@ def serve(path: Path, idle_s: float) -> None:
     listener.settimeout(1.0)
     children: set[int] = set()
     last_busy = time.monotonic()
-    learned = path.with_suffix(".imports")
     while children or time.monotonic() - last_busy < idle_s:
         try:
             children.add(_fork_for(listener, listener.accept()[0]))
         except TimeoutError:  # a quiet second: learn what the last jobs imported
-            _import_learned(learned)
+            learned_size = _import_learned(learned, learned_size)
         children -= _reaped(children)
         if children:
             last_busy = time.monotonic()
@@ -311,15 +311,22 @@ def _fork_for(listener: socket.socket, connection: socket.socket) -> int:
     return pid
 
 
-def _import_learned(learned: Path) -> None:
+def _import_learned(learned: Path, known_size: int) -> int:
     """Import what children imported lazily (torch's FLOP counter pulls in sympy, xarray's
     writer dask.distributed, ...), so the next children start with it. Imports only: the
-    server never runs a tensor operation, so no thread pool exists when it forks."""
-    with contextlib.suppress(FileNotFoundError):
-        for name in learned.read_text().split():
-            if name not in sys.modules:
-                with contextlib.suppress(Exception):
-                    importlib.import_module(name)
+    server never runs a tensor operation, so no thread pool exists when it forks. Reads the
+    file only when it grew past ``known_size``; returns its size."""
+    try:
+        size = learned.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == known_size:
+        return size
+    for name in learned.read_text().split():
+        if name not in sys.modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+    return size
 
 
 def _reaped(children: set[int]) -> set[int]:
