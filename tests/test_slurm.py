@@ -471,13 +471,13 @@ def _seconds_per_training_step(finished: Path, workdir: Path) -> float:
 
 @pytest.mark.skipif(
     os.environ.get("SLURM_KILL_TEST") != "1",
-    reason="opt-in (SLURM_KILL_TEST=1): about 4 minutes, since the training must outlive "
+    reason="opt-in (SLURM_KILL_TEST=1): about 5 minutes, since the training must outlive "
     "Slurm's shortest limit (1 minute, checked every ~30 s); kept out of the default suite's time",
 )
 def test_a_training_killed_by_its_time_limit_resumes_and_finished_jobs_stay_done(
     cluster, runs, tmp_path
 ):
-    """A shear-flow training of ~100 s under a 1-minute limit (slurm.conf: KillWait=2,
+    """A shear-flow training of ~150 s under a 1-minute limit (slurm.conf: KillWait=2,
     OverTimeLimit=0; slurmctld checks limits about every 30 s: it dies 60-90 s in) leaves
     its checkpoint; a re-run without the limit resumes it and runs only that run's train,
     evaluate and summarize."""
@@ -492,9 +492,11 @@ def test_a_training_killed_by_its_time_limit_resumes_and_finished_jobs_stay_done
         profile["set-resources"]["train"]["runtime"] = 1
 
     limited = _profile(tmp_path / "limited", one_minute)
-    # ~90 s of training at that speed; where the machine then runs faster (it is shared) and
-    # the training ends within the limit, again with twice the steps.
-    steps = max(200, math.ceil(90.0 / seconds_per_step))
+    # ~150 s of training at that speed, well past the latest kill (90 s): a job aimed at 90 s
+    # once finished its training as the limit struck, leaving no checkpoint to resume. Where the
+    # machine then runs faster (it is shared) and the training ends within the limit, again
+    # with twice the steps.
+    steps = max(200, math.ceil(150.0 / seconds_per_step))
     for _ in range(3):
         config["experiments"]["shear_flow"]["training"].update(
             steps=steps, checkpoint_every=max(1, steps // 20), log_every=max(1, steps // 4)
