@@ -155,7 +155,7 @@ def test_report_builds(built_report):
 def test_report_shows_the_claims_and_every_figure_in_a_browser(finished, built_report, tmp_path):
     """Headless Chromium renders the report: the start page shows the claims table, the seeds
     and the energy method, and lists every figure, each embedded in the one file. The
-    screenshot goes to $REPORT_SCREENSHOT where set (docs/report.png is one)."""
+    screenshot goes to $REPORT_SCREENSHOT where set."""
     browser = chromium()
     workdir = finished[0]
     report, _ = built_report
