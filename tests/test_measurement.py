@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from matplotlib import pyplot as plt
 from matplotlib.ticker import NullFormatter
 
 from workflow_scripts.energy import (
@@ -17,7 +18,7 @@ from workflow_scripts.energy import (
     EnergyMeter,
     describe_energy_method,
 )
-from workflow_scripts.figures.style import decades_shown, energy_label, save_figure
+from workflow_scripts.figures.style import decades_shown, energy_label, label_log_ticks, save_figure
 from workflow_scripts.figures.tradeoffs import pareto_front, plot_pareto
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
@@ -285,3 +286,14 @@ def test_log_axes_keep_their_numbers_without_overlap(tmp_path):
     assert x_labels == ["2×10⁻⁷", "", "", "5×10⁻⁸", ""]
     assert axes.yaxis.get_major_formatter()(1e-2, 0) == "10⁻²"
     assert outputs[0].stat().st_size > 0
+
+
+def test_a_log_axis_within_one_decade_labels_two_three_and_five_times_it():
+    figure, axes = plt.subplots()
+    axes.loglog([2.1e-3, 8e-3], [1e-3, 1e2])
+    axes.set_xlim(2.1e-3, 8e-3)  # no decade mark in view
+    label_log_ticks(axes.xaxis)
+    assert decades_shown(axes.xaxis) == 0
+    labels = [axes.xaxis.get_minor_formatter()(t, 0) for t in (3e-3, 4e-3, 5e-3, 6e-3)]
+    assert labels == ["3×10⁻³", "", "5×10⁻³", ""]
+    plt.close(figure)

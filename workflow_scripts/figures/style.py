@@ -56,14 +56,17 @@ def decades_shown(axis) -> int:
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def power_of_ten_label(value: float, _position: int = 0) -> str:
-    """ "10⁻³", "2×10⁻⁷": plain text with Unicode superscripts, which the figure's font has.
-    matplotlib's default log labels are mathtext, whose parser took about a third of each
-    figure's drawing time."""
-    if value <= 0:
-        return ""
+def _decade(value: float) -> tuple[float, int]:
+    """(mantissa, exponent) with value = mantissa x 10^exponent, 1 <= mantissa < 10."""
     exponent = math.floor(math.log10(value) + 1e-9)
-    mantissa = round(value / 10**exponent, 6)
+    return round(value / 10**exponent, 6), exponent
+
+
+def power_of_ten_label(value: float, _position: int = 0) -> str:
+    """A log-axis label as plain text with Unicode superscripts, e.g. 10⁻³ or 2×10⁻⁷ (the
+    figure's font has them): matplotlib's default log labels are mathtext, whose parser took
+    about a third of each figure's drawing time."""
+    mantissa, exponent = _decade(value)
     power = f"10{str(exponent).translate(_SUPERSCRIPT)}"
     return power if mantissa == 1 else f"{mantissa:g}×{power}"
 
@@ -72,8 +75,7 @@ def _label_mantissas(*kept: int) -> FuncFormatter:
     """Minor-tick labels only at the given multiples of their decade."""
 
     def label(value: float, position: int) -> str:
-        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
-        return power_of_ten_label(value, position) if mantissa in kept else ""
+        return power_of_ten_label(value, position) if _decade(value)[0] in kept else ""
 
     return FuncFormatter(label)
 
