@@ -2,7 +2,10 @@
 
 import dataclasses
 import math
+import subprocess
+import sys
 import types
+from pathlib import Path
 from unittest.mock import patch
 
 import numpy as np
@@ -18,13 +21,20 @@ from workflow_scripts.energy import (
     EnergyMeter,
     describe_energy_method,
 )
-from workflow_scripts.figures.style import decades_shown, energy_label, label_log_ticks, save_figure
+from workflow_scripts.figures.style import (
+    decades_shown,
+    energy_label,
+    label_log_ticks,
+    save_figure,
+)
 from workflow_scripts.figures.tradeoffs import pareto_front, plot_pareto
 from workflow_scripts.files import write_json
 from workflow_scripts.measurement import count_flops, count_parameters, time_repeated
 from workflow_scripts.models.mlp import MLP
 from workflow_scripts.physics.autodiff import derivative
 from workflow_scripts.summary import summarize_runs
+
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def test_flops_of_a_linear_layer_are_2mnk():
@@ -297,3 +307,48 @@ def test_a_log_axis_within_one_decade_labels_two_three_and_five_times_it():
     labels = [axes.xaxis.get_minor_formatter()(t, 0) for t in (3e-3, 4e-3, 5e-3, 6e-3)]
     assert labels == ["3×10⁻³", "", "5×10⁻³", ""]
     plt.close(figure)
+
+
+def _one_panel_legend_outside():
+    figure, axes = plt.subplots(figsize=(4.0, 3.0))
+    axes.loglog([1.0, 1e4], [1e-3, 1.0], label="a legend entry outside the axes")
+    axes.set(title="title", ylabel="training energy (kWh excl. PUE, codecarbon estimate)")
+    axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return figure
+
+
+def test_the_crop_computed_once_is_matplotlibs_tight_crop(tmp_path):
+    """save_figure finds the crop once for PNG and PDF; it must hold what a "tight" save
+    holds (the legend outside the axes, the long axis label) and nothing more."""
+    from PIL import Image
+
+    outputs = [tmp_path / "once.png", tmp_path / "once.pdf"]
+    save_figure(_one_panel_legend_outside(), outputs)
+    tight = _one_panel_legend_outside()
+    for axes in tight.axes:
+        label_log_ticks(axes.xaxis)
+        label_log_ticks(axes.yaxis)
+    tight.savefig(tmp_path / "tight.png", bbox_inches="tight")
+    plt.close(tight)
+    once, reference = (Image.open(tmp_path / n).size for n in ("once.png", "tight.png"))
+    assert reference[0] > 4.0 * plt.rcParams["savefig.dpi"]  # the legend widened the crop
+    assert all(abs(a - b) <= 2 for a, b in zip(once, reference, strict=True)), (once, reference)
+    assert outputs[1].read_bytes().startswith(b"%PDF")
+
+
+def test_the_drawing_warm_up_loads_the_savers_and_leaves_no_figure_open():
+    """In a fresh process (as the warm worker's server is): after the warm-up, the PNG and
+    PDF savers are imported and the figure font is in matplotlib's font cache (private, the
+    only place it shows), so forked jobs do not load them again."""
+    probe = (
+        "import sys, matplotlib.pyplot as plt\n"
+        "from matplotlib import font_manager\n"
+        "from workflow_scripts.figures.style import warm_up_drawing\n"
+        "before = font_manager._get_font.cache_info().currsize\n"
+        "assert 'matplotlib.backends.backend_pdf' not in sys.modules\n"
+        "warm_up_drawing()\n"
+        "assert plt.get_fignums() == []\n"
+        "assert {'matplotlib.backends.backend_pdf', 'PIL.PngImagePlugin'} <= set(sys.modules)\n"
+        "assert font_manager._get_font.cache_info().currsize > before\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=CHECKOUT)

@@ -14,7 +14,6 @@ import xarray as xr
 from matplotlib.colors import LogNorm
 
 from workflow_scripts.figures.style import save_figure, variant_styles
-from workflow_scripts.files import atomic_path
 
 
 def _open(path: Path) -> xr.Dataset:
@@ -171,7 +170,7 @@ def plot_burgers_solution(
         bar = figure.colorbar(image, ax=axes[row, :], extend=extend, fraction=0.03, pad=0.02)
         bar.set_label(label)
         bar.ax.grid(False)
-    _save_without_layout(figure, outputs)
+    save_figure(figure, outputs, laid_out=True)
 
 
 def _nu_label(data: xr.Dataset) -> str:
@@ -245,12 +244,4 @@ def plot_burgers_slices(
     figure.legend(handles, labels, loc="lower center", ncols=3, bbox_to_anchor=(0.5, -0.02))
     figure.suptitle(f"Viscous Burgers (ν = {_nu_label(data)}): u(x) at fixed times", fontsize=10)
     figure.tight_layout(rect=(0, 0.12, 1, 1))
-    _save_without_layout(figure, outputs)
-
-
-def _save_without_layout(figure, outputs: Sequence[Path]) -> None:
-    """Like save_figure, without its tight_layout (that would undo hand-placed colour bars)."""
-    for path in map(Path, outputs):
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format=path.suffix.lstrip("."), bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, outputs, laid_out=True)
