@@ -18,12 +18,17 @@ from workflow_helpers import REPO, only, snakemake, stop_warm_workers
 from workflow_scripts import warm_worker
 
 JOBS = """
-import logging, os, time
+import gc, json, logging, os, sys, time
 from pathlib import Path
 
 def report(smk):
     logging.getLogger("workflow_scripts").info("hello from the child")
     Path(smk.output[0]).write_text(f"{os.getpid()} {os.getppid()} {os.getcwd()}")
+
+def inherited(smk):
+    pdf = "matplotlib.backends.backend_pdf" in sys.modules
+    state = {"frozen": gc.get_freeze_count(), "pdf": pdf}
+    Path(smk.output[0]).write_text(json.dumps(state))
 
 def fail(smk):
     raise ValueError("variant oscillator/broken seed 3 cannot train")
@@ -70,6 +75,14 @@ def test_jobs_run_in_children_of_one_warm_server_and_log_to_their_own_file(jobs)
         assert int(parent) == server and int(pid) not in (server, os.getpid())
         assert cwd == str(jobs)  # the client's working directory
         assert "hello from the child" in (jobs / "logs" / f"{name}.log").read_text()
+
+
+def test_children_inherit_the_drawing_warm_up_and_a_frozen_heap(jobs):
+    """The server draws once (fonts, savers) and freezes its heap, so that a child's
+    garbage collections skip the preloaded objects instead of touching (copying) them."""
+    warm_worker.run_job(_job(jobs, "state"), "jobs_for_test:inherited")
+    state = json.loads((jobs / "state.out").read_text())
+    assert state["pdf"] and state["frozen"] > 100_000, state
 
 
 def test_a_failing_job_fails_its_client_and_its_log_holds_the_traceback(jobs, capsys):

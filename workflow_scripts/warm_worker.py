@@ -1,8 +1,10 @@
-"""Jobs forked from a warm process: imports and codecarbon's hardware probe once per machine.
+"""Jobs forked from a warm process: imports, codecarbon's hardware probe and matplotlib's font
+loading once per machine.
 
 Every Snakemake ``script:`` job is a fresh Python process. Before it does any work it imports
 torch, xarray and the project (about 4 s of CPU on a 2-core VM) and probes the hardware for
-codecarbon (about 1.4 s); the default pipeline runs about a hundred such jobs. With the warm
+codecarbon (about 1.4 s), and its first figure loads fonts (about 0.1 s); the default
+pipeline runs about 250 such jobs. With the warm
 worker, a job's script only connects to a server that has done all of that once, and the
 server forks a child that runs the job's function: the same code, on the same inputs, with
 the job's working directory, environment and log, and a fresh seed (every job seeds all its
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import logging
@@ -275,6 +278,10 @@ def serve(path: Path, idle_s: float) -> None:
     learned = path.with_suffix(".imports")
     learned_size = _import_learned(learned, 0)
     warm_up_energy_tracking(wait=True)
+    from workflow_scripts.figures.style import warm_up_drawing  # not in the clients
+
+    warm_up_drawing()
+    gc.freeze()  # children's collections skip the preloaded heap (and do not copy its pages)
     print(f"warm worker {os.getpid()} ready in {time.perf_counter() - started:.1f} s", flush=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
@@ -326,6 +333,7 @@ def _import_learned(learned: Path, known_size: int) -> int:
         if name not in sys.modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+    gc.freeze()
     return size
 
 
