@@ -181,6 +181,27 @@ def test_the_run_page_holds_method_hardware_versions_and_config(tmp_path):
         assert text in html, text
 
 
+def test_emissions_files_read_together_equal_them_read_one_by_one(tmp_path):
+    tables = [
+        pd.DataFrame({"duration": [1.5], "cpu_model": ["AMD EPYC"], "cpu_count": [2]}),
+        pd.DataFrame(
+            {"duration": [0.25, 3.0], "cpu_model": ["A, quoted", "B"], "cpu_count": [2, 4]}
+        ),
+        pd.DataFrame(
+            {"duration": [2.0], "cpu_model": ["C"], "cpu_count": [2], "gpu_model": ["H200"]}
+        ),
+        pd.DataFrame({"duration": [], "cpu_model": [], "cpu_count": []}),
+    ]
+    paths = []
+    for number, table in enumerate(tables):
+        paths.append(tmp_path / f"job{number}_emissions.csv")
+        table.to_csv(paths[-1], index=False)
+    # The header-only file adds no row (read alone, it would turn every column to object).
+    expected = pd.concat([pd.read_csv(path) for path in paths[:3]], ignore_index=True)
+    pd.testing.assert_frame_equal(pages.read_emissions(paths), expected)
+    assert pages.read_emissions([]).empty
+
+
 def test_every_page_is_written(tmp_path):
     statistics = summarize_over_seeds(_runs(), ["test_mse"])
     outputs = {
