@@ -7,10 +7,9 @@ median job wall time, the median tracked work and their difference (the fixed co
 start, imports, tracker start/stop, FLOP counting, file writes), then the pipeline's efficiency
 ratio (the pipeline's elapsed time / sum of tracked work; rules with no tracked work count as
 fixed cost; elapsed from the first job's start to the last job's end, as the benchmark files'
-times and wall times give them), the share of the trade-off analysis (analyze, claims, their
-figures, the report pages, and `snakemake --report` timed here from the cached results: goal
-< 1 % of the pipeline's time, issue 12), and a calibration figure of the machine (a float32
-matmul and an FFT, one thread), so that runs on different VMs can be set side by side.
+times and wall times give them) and a calibration figure of the machine (a float32 matmul and
+an FFT, one thread), so that runs on different VMs can be set side by side. The trade-off
+analysis's share of the time is bench_analysis.py's.
 Usage: python bench/bench_fixed_cost.py WORKDIR   (e.g. a directory `snakemake -d` ran in)
 Goals (issue 13): median fixed cost per job <= 1.5 s; wall / tracked work <= 1.25.
 """
@@ -20,9 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -71,25 +67,6 @@ def is_analysis(rule: str, benchmark: Path) -> bool:
     )
 
 
-def report_seconds(workdir: Path) -> float:
-    """Time of `snakemake --report` from the finished run's cached results."""
-    snakefile = workdir / "Snakefile"
-    if not snakefile.exists():
-        snakefile = Path(__file__).resolve().parents[1] / "Snakefile"
-    snakemake = Path(sys.executable).with_name("snakemake")
-    with tempfile.TemporaryDirectory() as scratch:
-        started = time.perf_counter()
-        built = subprocess.run(
-            [snakemake, "-s", snakefile, "-d", workdir, "--report", f"{scratch}/report.html"],
-            capture_output=True,
-            text=True,
-        )
-        elapsed = time.perf_counter() - started
-    if built.returncode != 0:
-        raise SystemExit(f"snakemake --report failed:\n{built.stderr[-2000:]}")
-    return elapsed
-
-
 def calibration_ms() -> dict[str, float]:
     import torch
 
@@ -109,20 +86,9 @@ def calibration_ms() -> dict[str, float]:
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workdir", type=Path)
-    parser.add_argument(
-        "--no-report", action="store_true", help="do not time snakemake --report (no workflow)"
-    )
-    parser.add_argument(
-        "--elapsed-s",
-        type=float,
-        help="the pipeline's elapsed time, where the benchmark files' span would include a pause "
-        "(a run stopped and resumed: the sum of its segments)",
-    )
-    arguments = parser.parse_args()
-    workdir = arguments.workdir
+def job_table(workdir: Path) -> pd.DataFrame:
+    """A row per job of the finished run: its rule, wall time, end, tracked work, and whether
+    it belongs to the trade-off analysis."""
     rows = []
     for benchmark in sorted((workdir / "benchmarks").rglob("*.tsv")):
         parts = benchmark.relative_to(workdir / "benchmarks").parts
@@ -141,6 +107,26 @@ def main() -> None:
         raise SystemExit(f"no benchmarks under {workdir / 'benchmarks'}")
     jobs = pd.DataFrame(rows)
     jobs["fixed_s"] = jobs["wall_s"] - jobs["tracked_s"]
+    return jobs
+
+
+def elapsed_s(jobs: pd.DataFrame) -> float:
+    """From the first job's start to the last job's end."""
+    return float(jobs["end"].max() - (jobs["end"] - jobs["wall_s"]).min())
+
+
+ELAPSED_HELP = (
+    "the pipeline's elapsed time, where the benchmark files' span would include a pause "
+    "(a run stopped and resumed: the sum of its segments)"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--elapsed-s", type=float, help=ELAPSED_HELP)
+    arguments = parser.parse_args()
+    jobs = job_table(arguments.workdir)
     table = jobs.groupby("rule").agg(
         jobs=("wall_s", "size"),
         median_wall_s=("wall_s", "median"),
@@ -150,19 +136,13 @@ def main() -> None:
     print(table.round(2).to_string())
     fixed = statistics.median(jobs["fixed_s"])
     tracked = max(jobs["tracked_s"].sum(), 1e-9)
-    elapsed = arguments.elapsed_s or jobs["end"].max() - (jobs["end"] - jobs["wall_s"]).min()
+    elapsed = arguments.elapsed_s or elapsed_s(jobs)
     print(f"\njobs: {len(jobs)}; median fixed cost per job: {fixed:.2f} s (goal <= 1.5)")
     print(
         f"pipeline: elapsed {elapsed:.0f} s, sum of job wall {jobs['wall_s'].sum():.0f} s, "
         f"tracked work {tracked:.0f} s"
     )
     print(f"pipeline efficiency: elapsed / tracked work = {elapsed / tracked:.2f} (goal <= 1.25)")
-    report = 0.0 if arguments.no_report else report_seconds(workdir)
-    analysis = jobs.loc[jobs["analysis"], "wall_s"].sum()
-    print(
-        f"analysis and report: {analysis:.1f} s of jobs + {report:.1f} s of snakemake --report "
-        f"= {(analysis + report) / elapsed:.4f} of the pipeline's elapsed time (goal < 0.01)"
-    )
     print(
         "calibration (1 thread): "
         + ", ".join(f"{k} {v:.2f} ms" for k, v in calibration_ms().items())
