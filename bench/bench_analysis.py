@@ -10,7 +10,7 @@ included), then as the pipeline itself runs those rules, with the server warm. T
 `snakemake --report`. Each is printed against the pipeline's elapsed time (from WORKDIR's
 benchmark files, as bench_fixed_cost.py computes it), beside what the analysis jobs took inside
 the timed pipeline run (their benchmark files' wall times, summed).
-Usage: python bench/bench_analysis.py WORKDIR [--elapsed-s N]
+Usage: python bench/bench_analysis.py WORKDIR [--elapsed-s N] [--configfile FILE]
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 ANALYSIS_RULES = {"analyze", "claims", "report_pages", "figure_overview", "all"}
 
 
-def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
-    """Wall time and standard error of Snakemake on ``workdir`` (its own Snakefile if it is a
+def snakemake(workdir: Path, configfile: Path | None, *args: str) -> tuple[float, str]:
+    """Wall time and output of Snakemake on ``workdir`` (its own Snakefile if it is a
     checkout, else this one's)."""
     snakefile = workdir / "Snakefile"
     if not snakefile.exists():
         snakefile = REPO / "Snakefile"
     command = [SNAKEMAKE, "-s", str(snakefile), "-d", str(workdir), *args]
+    if configfile is not None:
+        command += ["--configfile", str(configfile.resolve())]  # last: it takes several values
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -69,7 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--elapsed-s", type=float, help=ELAPSED_HELP)
+    parser.add_argument("--configfile", type=Path, help="the config the run was made with")
     arguments = parser.parse_args()
+    config = arguments.configfile
     jobs = job_table(arguments.workdir)
     pipeline = arguments.elapsed_s or elapsed_s(jobs)
     in_pipeline = jobs.loc[jobs["analysis"], "wall_s"]
@@ -78,14 +82,14 @@ def main() -> None:
         run = Path(scratch) / "run"
         print(f"copying {arguments.workdir} to {run} ...", flush=True)
         shutil.copytree(arguments.workdir, run, symlinks=True)
-        _, plan = snakemake(run, "-n", "--forcerun", "analyze")
+        _, plan = snakemake(run, config, "-n", "--forcerun", "analyze")
         planned = planned_rules(plan)
         upstream = {r for r in planned if r not in ANALYSIS_RULES and not is_trade_off_figure(r)}
         if upstream:
             sys.exit(f"the re-run would also run {sorted(upstream)}: WORKDIR is not finished")
-        cold, _ = snakemake(run, "--cores", "all", "--forcerun", "analyze")
-        warm, _ = snakemake(run, "--cores", "all", "--forcerun", "analyze")
-        report, _ = snakemake(run, "--report", str(Path(scratch) / "report.html"))
+        cold, _ = snakemake(run, config, "--cores", "all", "--forcerun", "analyze")
+        warm, _ = snakemake(run, config, "--cores", "all", "--forcerun", "analyze")
+        report, _ = snakemake(run, config, "--report", str(Path(scratch) / "report.html"))
 
     n_jobs = sum(planned.values()) - planned.get("all", 0)
     print(f"pipeline: elapsed {pipeline:.0f} s ({arguments.workdir}'s benchmark files)")

@@ -78,7 +78,7 @@ def test_fixed_cost_bench_reads_a_finished_run(tmp_path):
             result = tmp_path / "results" / run / name
             result.parent.mkdir(parents=True, exist_ok=True)
             result.write_text(f'{{"{key}": 2.0}}')
-    output = run_bench("bench_fixed_cost.py", str(tmp_path), "--no-report")
+    output = run_bench("bench_fixed_cost.py", str(tmp_path))
     assert "median fixed cost per job: 8.00 s" in output
     assert "elapsed 40 s, sum of job wall 40 s, tracked work 8 s" in output
     assert "elapsed / tracked work = 5.00" in output

@@ -7,6 +7,8 @@ import html
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from workflow_helpers import (
     planned_jobs,
     snakemake,
 )
+
+from workflow_scripts.figures import LIFECYCLE_FIGURES
 
 pytestmark = pytest.mark.slow
 
@@ -135,6 +139,29 @@ def test_one_figure_regenerates_by_rule_name_and_by_path(finished):
     target.unlink()
     snakemake(workdir, config, "results/figures/oscillator/learning_curves.pdf")
     assert target.stat().st_size > 5000
+
+
+def test_the_analysis_bench_re_runs_only_the_analysis_from_the_cached_results(finished):
+    """bench_analysis.py on the finished run: it copies it, checks the re-run's plan holds only
+    the analysis and report rules, and prints each time against the run's."""
+    workdir, _, _ = finished
+    bench = REPO / "bench" / "bench_analysis.py"
+    configfile = ("--configfile", str(workdir / "config.yaml"))
+    before = sorted((p, p.stat().st_mtime) for p in (workdir / "results").rglob("*.csv"))
+    done = subprocess.run(
+        [sys.executable, str(bench), str(workdir), *configfile],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    # one experiment: its analyze and trade-off figures; the overview, claims and pages
+    jobs = len(LIFECYCLE_FIGURES) + 4
+    assert f"re-run of the {jobs} analysis and report jobs" in done.stdout, done.stdout
+    for line in ("warm worker running, as in the pipeline", "snakemake --report", "goal < 1 %"):
+        assert line in done.stdout, line
+    # the finished run itself is left as it was
+    assert sorted((p, p.stat().st_mtime) for p in (workdir / "results").rglob("*.csv")) == before
 
 
 @pytest.fixture(scope="module")
