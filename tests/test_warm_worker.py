@@ -85,6 +85,18 @@ def test_children_inherit_the_drawing_warm_up_and_a_frozen_heap(jobs):
     assert state["pdf"] and state["frozen"] > 100_000, state
 
 
+def test_a_server_in_an_env_without_matplotlib_still_serves(jobs):
+    """Under --use-conda a rule's env holds only what its jobs import: the server skips the
+    preloads it cannot import, and the drawing warm-up with them."""
+    blocked = jobs / "matplotlib"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text("raise ImportError('not in this env')\n")
+    warm_worker.run_job(_job(jobs, "state"), "jobs_for_test:inherited")
+    assert _server_pid(jobs / "w")  # served by a warm server, not in the client's process
+    state = json.loads((jobs / "state.out").read_text())
+    assert not state["pdf"] and state["frozen"] > 0, state
+
+
 def test_a_failing_job_fails_its_client_and_its_log_holds_the_traceback(jobs, capsys):
     with pytest.raises(SystemExit) as failed:
         warm_worker.run_job(_job(jobs, "broken"), "jobs_for_test:fail")

@@ -274,13 +274,13 @@ def serve(path: Path, idle_s: float) -> None:
     """Preload, probe, listen on ``path``; fork a child per connection; exit when idle."""
     started = time.perf_counter()
     for name in PRELOAD:
-        importlib.import_module(name)
+        with contextlib.suppress(ImportError):  # a rule's conda env holds what its jobs use
+            importlib.import_module(name)
     learned = path.with_suffix(".imports")
     learned_size = _import_learned(learned, 0)
     warm_up_energy_tracking(wait=True)
-    from workflow_scripts.figures.style import warm_up_drawing  # not in the clients
-
-    warm_up_drawing()
+    if "matplotlib.pyplot" in sys.modules:  # an env that draws (under --use-conda, not all)
+        importlib.import_module("workflow_scripts.figures.style").warm_up_drawing()
     gc.freeze()  # children's collections skip the preloaded heap (and do not copy its pages)
     print(f"warm worker {os.getpid()} ready in {time.perf_counter() - started:.1f} s", flush=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
