@@ -16,6 +16,7 @@ Usage: python bench/bench_analysis.py WORKDIR [--elapsed-s N] [--configfile FILE
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,8 @@ ANALYSIS_RULES = {"analyze", "claims", "report_pages", "figure_overview", "all"}
 
 def snakemake(workdir: Path, configfile: Path | None, *args: str) -> tuple[float, str]:
     """Wall time and output of Snakemake on ``workdir`` (its own Snakefile if it is a
-    checkout, else this one's)."""
+    checkout, else this one's), with a warm-worker folder of its own beside it: the first
+    command starts a server, the next ones find it."""
     snakefile = workdir / "Snakefile"
     if not snakefile.exists():
         snakefile = REPO / "Snakefile"
@@ -41,7 +43,8 @@ def snakemake(workdir: Path, configfile: Path | None, *args: str) -> tuple[float
     if configfile is not None:
         command += ["--configfile", str(configfile.resolve())]  # last: it takes several values
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    servers = {"WARM_WORKER_DIR": str(workdir.parent / "warm-worker")}
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **servers})
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"snakemake {' '.join(args)} failed:\n{done.stderr[-4000:]}")
