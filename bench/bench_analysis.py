@@ -4,12 +4,12 @@ Copies a finished working directory (WORKDIR, e.g. one `snakemake -d` ran in) to
 folder, with its files' times, and re-runs the analysis and report rules there from the cached
 results: `snakemake --cores all --forcerun analyze` runs every analyze job, the claims, the
 trade-off figures and the report pages (the bench checks Snakemake's plan: nothing upstream).
-It runs that twice, timing the whole command (Snakemake's start and DAG included): first as a
-re-run a while after the pipeline finds it, with the warm worker's server gone (its start
-included), then as the pipeline itself runs those rules, with the server warm. Then it times
-`snakemake --report`. Each is printed against the pipeline's elapsed time (from WORKDIR's
-benchmark files, as bench_fixed_cost.py computes it), beside what the analysis jobs took inside
-the timed pipeline run (their benchmark files' wall times, summed).
+It runs that twice, timing the whole command (Snakemake's start and DAG included): first with
+no warm-worker server, as a re-run more than a minute after the pipeline finds it (the
+server's start counted), then with the server warm, as the pipeline itself runs those rules.
+Then it times `snakemake --report`. Each is printed against the pipeline's elapsed time (from
+WORKDIR's benchmark files, as bench_fixed_cost.py computes it), beside what the analysis jobs
+took inside the timed pipeline run (their benchmark files' wall times, summed).
 Usage: python bench/bench_analysis.py WORKDIR [--elapsed-s N] [--configfile FILE]
 """
 

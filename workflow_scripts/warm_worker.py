@@ -4,11 +4,11 @@ loading once per machine.
 Every Snakemake ``script:`` job is a fresh Python process. Before it does any work it imports
 torch, xarray and the project (about 4 s of CPU on a 2-core VM) and probes the hardware for
 codecarbon (about 1.4 s), and its first figure loads fonts (about 0.1 s); the default
-pipeline runs about 250 such jobs. With the warm
-worker, a job's script only connects to a server that has done all of that once, and the
-server forks a child that runs the job's function: the same code, on the same inputs, with
-the job's working directory, environment and log, and a fresh seed (every job seeds all its
-generators itself), so results are identical to a direct run.
+pipeline runs about 250 such jobs. With the warm worker, a job's script only connects to a
+server that has done all of that once, and the server forks a child that runs the job's
+function: the same code, on the same inputs, with the job's working directory, environment
+and log, and a fresh seed (every job seeds all its generators itself), so results are
+identical to a direct run.
 
 - The server is keyed by a fingerprint of the interpreter, its installed packages and this
   checkout's source: edit the code or install a package and the next job starts a new server;
