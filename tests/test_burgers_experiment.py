@@ -18,7 +18,7 @@ from workflow_scripts.experiments import dataset_maker, experiment_class
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.experiments.burgers import make_burgers_dataset
 from workflow_scripts.families.pointwise import PointwiseExperiment
-from workflow_scripts.physics.burgers import reference_grid
+from workflow_scripts.physics.burgers import exact_solution, reference_grid
 
 MODELS = ("mlp", "pinn", "pinn_data", "pinn_hard")
 FIGURES = ("solution", "slices", "pareto", "learning_curves")
@@ -87,6 +87,23 @@ def test_dataset_counts_conditions_and_reference_grid(data_settings):
     np.testing.assert_array_equal(grid[..., 0], np.broadcast_to(x, (9, 32)))
     np.testing.assert_array_equal(grid[..., 1], np.broadcast_to(t[:, None], (9, 32)))
     np.testing.assert_array_equal(data["test_values"].values.reshape(shape), u)
+
+
+def test_validation_grid_lies_halfway_between_the_test_grid_points(config):
+    """On the configured grids: no validation point shares an x or a t with a test point (so
+    none coincides), both cover the same domain, and the values are the exact solution."""
+    settings = config["experiments"]["burgers"]["data"]
+    data = make_burgers_dataset(settings)
+    validation, test = data["validation_inputs"].values, data["test_inputs"].values
+    assert len(validation) == (settings["test_nx"] - 1) * (settings["test_nt"] - 1)
+    for axis in (0, 1):  # x, t
+        assert not set(validation[:, axis]) & set(test[:, axis])
+        assert test[:, axis].min() < validation[:, axis].min()
+        assert validation[:, axis].max() < test[:, axis].max()
+    np.testing.assert_array_equal(
+        data["validation_values"],
+        exact_solution(validation[:, 0], validation[:, 1], settings["nu"]),
+    )
 
 
 def test_dataset_is_seeded(data_settings):

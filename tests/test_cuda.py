@@ -25,7 +25,7 @@ def test_variant_trains_and_scores_on_cuda(data, tmp_path, model, amp):
     train = train_run(spec, data, out, device="cuda")
     assert train["device"].startswith("cuda")
     assert train["peak_memory_kind"] == "cuda_max_allocated" and train["peak_memory_mb"] > 0
-    assert math.isfinite(train["final_tracked_mse"])
+    assert math.isfinite(train["final_val_mse"])
     metrics = evaluate_run(spec, data, out, device="cuda")
     assert metrics["device"].startswith("cuda")
     assert math.isfinite(metrics["vrmse"]) and metrics["inference_flops_per_prediction"] > 0

@@ -1,9 +1,17 @@
-"""Physics of the oscillator experiment: the exact solution, the residual, the hard constraint."""
+"""The oscillator experiment: the exact solution, the residual, the hard constraint, its data
+sets and its extrapolation error."""
 
 import numpy as np
 import pytest
 import torch
 
+from workflow_scripts.config import validate_config
+from workflow_scripts.data.pointwise import write_dataset
+from workflow_scripts.experiments import experiment_class
+from workflow_scripts.experiments.oscillator import (
+    make_oscillator_dataset,
+    oscillator_from_settings,
+)
 from workflow_scripts.models.activations import Snake
 from workflow_scripts.models.mlp import MLP, ConstrainedOutput
 from workflow_scripts.physics.autodiff import derivative
@@ -59,3 +67,53 @@ def test_snake_is_x_plus_sin_squared_over_a():
     snake = Snake(3, frequency=2.0)
     x = torch.linspace(-2, 2, 9)[:, None].expand(9, 3)
     assert torch.allclose(snake(x), x + torch.sin(2 * x) ** 2 / 2)
+
+
+# -- the data sets: validation beside the test grid, extrapolation scored on its own ---------
+
+
+def _oscillator_data(default_config: dict, **settings) -> dict:
+    return {**validate_config(default_config)["experiments"]["oscillator"]["data"], **settings}
+
+
+def test_validation_and_test_sets_are_disjoint_over_the_same_window(default_config):
+    data = _oscillator_data(default_config)
+    dataset = make_oscillator_dataset(data)
+    validation = dataset["validation_inputs"].values[:, 0]
+    test = dataset["test_inputs"].values[:, 0]
+    assert len(validation) == data["n_test"] - 1
+    assert not set(validation) & set(test)
+    # the same window: each validation point lies between two test points
+    assert test.min() < validation.min() and validation.max() < test.max() == data["t_end"]
+    exact = oscillator_from_settings(data).exact(validation)
+    np.testing.assert_array_equal(dataset["validation_values"], exact)
+
+
+class _Piecewise(torch.nn.Module):
+    """0 beyond ``end`` (the extrapolation), a wild 1000 up to it."""
+
+    def __init__(self, end: float) -> None:
+        super().__init__()
+        self.end = end
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.where(t > self.end, 0.0, 1000.0).to(t.dtype)
+
+
+def test_extrapolation_error_scores_only_the_points_beyond_the_observations(
+    tmp_path, default_config
+):
+    """Test grid t = 0, 0.2, ..., 1 with observations up to 0.4: the extrapolation error is
+    over t = 0.6, 0.8, 1 alone, whatever the model does up to 0.4."""
+    data = _oscillator_data(default_config, n_test=6, t_end=1.0, observation_end=0.4)
+    path = tmp_path / "dataset.nc"
+    write_dataset(make_oscillator_dataset(data), path)
+    experiment = experiment_class("oscillator")(path, torch.device("cpu"), torch.float64)
+    np.testing.assert_array_equal(
+        experiment.test_is_extrapolation.numpy(), [False, False, False, True, True, True]
+    )
+    metrics = experiment.efficacy_metrics(_Piecewise(end=0.4))
+    x = oscillator_from_settings(data).exact(np.array([0.6, 0.8, 1.0]))
+    assert metrics["test_extrap_mse"] == pytest.approx(np.mean(x**2), rel=1e-12)
+    assert metrics["test_extrap_rel_l2"] == pytest.approx(1.0, rel=1e-12)  # predicts 0
+    assert metrics["test_mse"] > 1e5  # the whole window counts the wild stretch too

@@ -185,10 +185,11 @@ def test_a_resumed_oscillator_run_is_bitwise_the_uninterrupted_one(tmp_path, tin
     torch.load(checkpoint, weights_only=True)  # tensors and primitives only
     monkeypatch.setattr(training, "save_checkpoint", save)
     resumed = _train(tmp_path, tiny, spec, run="parted")
-    assert (
-        resumed["resumed_from_step"] == 10
-        and resumed["final_tracked_mse"] == whole["final_tracked_mse"]
-    )
+    assert resumed["resumed_from_step"] == 10 and resumed["final_val_mse"] == whole["final_val_mse"]
+    # time stays cumulative across the interruption, the validations' apart from the training's
+    elapsed = pd.read_csv(tmp_path / "parted" / "history.csv")["elapsed_s"]
+    assert elapsed.is_monotonic_increasing and elapsed.iloc[-1] <= resumed["train_wall_s"]
+    assert resumed["validation_wall_s"] > 0
     a = torch.load(tmp_path / "parted" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)

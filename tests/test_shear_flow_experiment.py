@@ -281,7 +281,7 @@ def test_every_variant_trains_and_scores_finite(data, tmp_path, model):
     spec = spec_of(model)
     out = tmp_path / model
     train = train_run(spec, data, out)
-    assert train["train_steps"] == 6 and math.isfinite(train["final_tracked_mse"])
+    assert train["train_steps"] == 6 and math.isfinite(train["final_val_mse"])
     built = open_experiment(data).build_model(spec)
     assert train["n_parameters"] == count_parameters(built)  # complex weights count twice
     metrics = evaluate_run(spec, data, out)
@@ -329,7 +329,7 @@ def test_a_job_uses_the_threads_the_scheduler_granted(data, tmp_path):
 
 def test_spectral_models_train_in_float64(data, tmp_path):
     spec = spec_of("fno_divfree", dtype="float64")
-    assert math.isfinite(train_run(spec, data, tmp_path)["final_tracked_mse"])
+    assert math.isfinite(train_run(spec, data, tmp_path)["final_val_mse"])
     model = open_experiment(data, dtype=torch.float64).build_model(spec)
     assert {p.dtype for p in model.parameters()} == {torch.float64, torch.complex128}
 
@@ -358,12 +358,12 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
 
     assert resumed["resumed_from_step"] == 8 and whole["resumed_from_step"] == 0
     assert not checkpoint_path(parted.model).exists()
-    columns = ["step", "loss", "loss_data", "loss_divergence", "loss_tracer", "test_mse"]
+    columns = ["step", "loss", "loss_data", "loss_divergence", "loss_tracer", "val_mse"]
     pd.testing.assert_frame_equal(
         pd.read_csv(parted.history)[columns],
         pd.read_csv(_outputs(tmp_path / "whole").history)[columns],
     )
-    assert resumed["final_tracked_mse"] == whole["final_tracked_mse"]
+    assert resumed["final_val_mse"] == whole["final_val_mse"]
     a = torch.load(parted.model, weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -412,7 +412,7 @@ def test_errors_equal_the_local_runs_bitwise_energies_are_measured_anew(runs):
         assert {card.error, card.relative_error, "test_mse"} <= deterministic
         assert {k: here[k] for k in deterministic} == {k: there[k] for k in deterministic}
         assert math.isfinite(there["inference_energy_kwh_per_prediction"])
-        columns = [card.error, card.relative_error, "test_mse", "final_tracked_mse"]
+        columns = [card.error, card.relative_error, "test_mse", "final_val_mse"]
         tables = [
             pd.read_csv(root / "results" / experiment / "summary.csv", dtype=str)[columns]
             for root in (local, slurm)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+import xarray as xr
 
 from workflow_scripts.config import validate_config, variant_spec
-from workflow_scripts.data.pointwise import generate_dataset
+from workflow_scripts.data.pointwise import generate_dataset, write_dataset
 from workflow_scripts.energy import CarbonSettings
 from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
 from workflow_scripts.experiments import dataset_maker
 from workflow_scripts.experiments.base import VariantSpec
+from workflow_scripts.families.pointwise import PointwiseExperiment
 from workflow_scripts.files import read_json
 from workflow_scripts.models.fno import FNOForecaster
 from workflow_scripts.training import TrainOutputs, make_optimizer, train_variant
@@ -91,8 +95,8 @@ def test_pinn_extrapolates_far_better_than_mlp_at_the_same_budget(tmp_path, defa
     pinn = train_and_evaluate(tmp_path, config, "pinn", 0)
     assert mlp[0]["train_steps"] == pinn[0]["train_steps"] == 800
     # the study's claim: a physics residual makes extrapolation orders of magnitude better
-    assert pinn[1]["test_mse"] < 1e-2 * mlp[1]["test_mse"]
-    assert pinn[1]["test_mse"] < 1e-3
+    assert pinn[1]["test_extrap_mse"] < 1e-2 * mlp[1]["test_extrap_mse"]
+    assert pinn[1]["test_extrap_mse"] < 1e-3
 
 
 def test_outputs_are_complete_and_finite(tmp_path, tiny):
@@ -119,7 +123,7 @@ def test_outputs_are_complete_and_finite(tmp_path, tiny):
     assert metrics["inference_repeats"] >= 3
     history = pd.read_csv(out / "history.csv")
     assert list(history.columns[:3]) == ["step", "phase", "loss"]
-    assert {"loss_data", "loss_physics", "test_mse", "elapsed_s", "energy_kwh"} <= set(history)
+    assert {"loss_data", "loss_physics", "val_mse", "elapsed_s", "energy_kwh"} <= set(history)
     assert {"energy_machine_kwh", "cpu_time_s"} <= set(history)
     assert history["energy_kwh"].is_monotonic_increasing
     # CO2 is the summary's (energy x PUE x grid intensity): no job bakes it in
@@ -130,13 +134,88 @@ def test_outputs_are_complete_and_finite(tmp_path, tiny):
 
 def test_early_stop_at_target_error(tmp_path, default_config):
     training = default_config["experiments"]["oscillator"]["training"]
-    training.update({"steps": 3000, "log_every": 50, "target_test_mse": 1e-2})
+    training.update({"steps": 3000, "log_every": 50, "target_val_mse": 1e-2})
     config = validate_config(default_config)
     train, _, _ = train_and_evaluate(tmp_path, config, "pinn", 0)
     assert train["reached_target"] is True
     assert train["train_steps"] < 3000
-    assert train["final_tracked_mse"] <= 1e-2
+    assert train["final_val_mse"] <= 1e-2
     assert 0 < train["energy_to_target_kwh"] <= train["train_energy_kwh"]
+
+
+def _train(spec: VariantSpec, data: Path, out: Path) -> dict:
+    return train_variant(
+        spec,
+        seed=0,
+        data_path=data,
+        carbon=CARBON,
+        device_name="cpu",
+        outputs=TrainOutputs(
+            out / "model.pt", out / "history.csv", out / "train_emissions.csv", out / "train.json"
+        ),
+    )
+
+
+@pytest.mark.parametrize("experiment", ["oscillator", "burgers"])
+def test_training_never_reads_the_test_set(tmp_path, tiny, experiment):
+    """With every test input and value NaN, training runs, early-stops at the same step and
+    ends with the same history and weights: only the validation set steers it."""
+    config = validate_config(tiny)
+    data = make_data(tmp_path, config, experiment)
+    blind = tmp_path / "blind.nc"
+    with xr.open_dataset(data, engine="h5netcdf") as dataset:
+        nan_test = dataset.load().assign(
+            test_inputs=lambda d: d["test_inputs"] * np.nan,
+            test_values=lambda d: d["test_values"] * np.nan,
+        )
+    write_dataset(nan_test, blind)
+    spec = variant_spec(config, experiment, "pinn")
+    _train(VariantSpec.from_dict(spec), data, tmp_path / "first")
+    # a target the run reaches before its budget ends
+    history = pd.read_csv(tmp_path / "first" / "history.csv")
+    target = spec["training"]["target_val_mse"] = float(history["val_mse"].iloc[1])
+    stop = history.loc[history["val_mse"] <= target, "step"].iloc[0]
+    stopping = VariantSpec.from_dict(spec)
+    runs = {name: tmp_path / name for name in ("clean", "blind")}
+    clean = _train(stopping, data, runs["clean"])
+    blinded = _train(stopping, blind, runs["blind"])
+    assert clean["reached_target"] and blinded["reached_target"]
+    assert clean["train_steps"] == blinded["train_steps"] == stop
+    measured = ["elapsed_s", "energy_kwh", "energy_machine_kwh", "cpu_time_s"]
+    histories = [pd.read_csv(run / "history.csv").drop(columns=measured) for run in runs.values()]
+    pd.testing.assert_frame_equal(*histories)
+    weights = [
+        torch.load(run / "model.pt", weights_only=True)["state_dict"] for run in runs.values()
+    ]
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def test_training_totals_leave_the_validation_evaluations_out(tmp_path, tiny, monkeypatch):
+    """Each validation made 0.3 s slower (busy, so it spends CPU time and energy): the time
+    goes to validation_wall_s, and the training's wall time, CPU time and energy barely move."""
+    config = validate_config(tiny)
+    data = make_data(tmp_path, config)
+    spec = VariantSpec.from_dict(variant_spec(config, "oscillator", "mlp"))
+    quick = _train(spec, data, tmp_path / "quick")
+    delay = 0.3
+    val_mse = PointwiseExperiment.val_mse
+
+    def slow_val_mse(self, model):
+        start = time.perf_counter()
+        while time.perf_counter() - start < delay:
+            pass
+        return val_mse(self, model)
+
+    monkeypatch.setattr(PointwiseExperiment, "val_mse", slow_val_mse)
+    slow = _train(spec, data, tmp_path / "slow")
+    history = pd.read_csv(tmp_path / "slow" / "history.csv")
+    added = delay * len(history)  # one validation per learning-curve point
+    assert slow["validation_wall_s"] >= added > quick["validation_wall_s"]
+    assert slow["train_wall_s"] < quick["train_wall_s"] + added / 2
+    assert slow["train_cpu_time_s"] < quick["train_cpu_time_s"] + added / 2
+    assert slow["validation_energy_kwh"] > 0
+    assert slow["train_energy_kwh"] < quick["train_energy_kwh"] + slow["validation_energy_kwh"] / 2
+    assert history["elapsed_s"].iloc[-1] <= slow["train_wall_s"]
 
 
 def test_lbfgs_phase_runs_after_adam_and_counts_its_evaluations(tmp_path, tiny):

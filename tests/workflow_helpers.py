@@ -95,7 +95,7 @@ def assert_experiment_outputs(
             "inference_flops_per_prediction",
         ):
             assert math.isfinite(metrics[key]) and metrics[key] > 0, (model, key)
-        assert np.isfinite(pd.read_csv(run / "history.csv")["test_mse"]).all()
+        assert np.isfinite(pd.read_csv(run / "history.csv")["val_mse"]).all()
         for stage in ("train", "evaluate"):
             assert (workdir / "logs" / stage / experiment / model / f"seed{seed}.log").exists()
             assert (

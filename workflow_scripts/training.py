@@ -2,7 +2,9 @@
 
 A fixed budget of optimiser steps (equal across the variants of an experiment, so energy to
 reach an accuracy is comparable), an optional L-BFGS phase, an optional early stop at a
-target test error, and a learning curve of test error against cumulative energy.
+target validation error, and a learning curve of validation error against cumulative training
+energy. Training never reads the test set; what the in-loop validation spends is measured
+apart and left out of the training totals.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from workflow_scripts.energy import NOTHING_SPENT, CarbonSettings, EnergyMeter
+from workflow_scripts.energy import NOTHING_SPENT, CarbonSettings, EnergyMeter, EnergyReading
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.families.base import Experiment
 from workflow_scripts.families.runs import open_experiment
@@ -39,8 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss, loss term, test error or parameter became NaN or infinite; the message names the
-    variant, the seed, the step and the loss."""
+    """A loss, loss term, validation error or parameter became NaN or infinite; the message
+    names the variant, the seed, the step and the loss."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +159,7 @@ def _checkpoint_state(
         "loss_evaluations": loss_evaluations,
         "rows": recorder.rows,
         "spent": recorder.spent(),
+        "validation_spent": recorder.validation,
         "rng": rng_primitives,
     }
     return {
@@ -181,7 +184,7 @@ def _load_checkpoint(checkpoint: Path | None, spec: VariantSpec) -> dict[str, An
         # On the CPU: RNG states must be CPU tensors; model and optimiser states move on loading.
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         state["meta"] = json.loads(state["meta"])
-        required = ("spec", "step", "loss_evaluations", "rows", "spent", "rng")
+        required = ("spec", "step", "loss_evaluations", "rows", "spent", "validation_spent", "rng")
         if not all(key in state["meta"] for key in required):
             raise KeyError(f"missing one of {required}")
     except Exception as error:  # noqa: BLE001  (whatever is wrong with it, it cannot be resumed)
@@ -207,50 +210,70 @@ def _autocast(training: dict[str, Any], device: torch.device) -> contextlib.Abst
     return contextlib.nullcontext()
 
 
-def _plus(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a + b
+Spent = dict[str, float | None]  # keys as NOTHING_SPENT; None: not known
+
+
+def _combined(a: Spent, b: Spent, sign: float = 1.0) -> Spent:
+    """a + sign·b, key by key; unknown where either is."""
+    return {
+        key: None if a[key] is None or b[key] is None else a[key] + sign * b[key]
+        for key in NOTHING_SPENT
+    }
+
+
+def _without(reading: EnergyReading, part: Spent) -> EnergyReading:
+    """A reading less a part of what it measured: ``including`` that part negated."""
+    return reading.including({key: None if v is None else -v for key, v in part.items()})
 
 
 class _Recorder:
-    """Collects learning-curve rows: step, loss terms, test error, time and energy so far.
+    """Collects learning-curve rows: step, loss terms, validation error, and the time and
+    energy training has spent so far.
 
-    ``earlier`` holds what the segments of the run before a resume spent, so the curve's time
-    and energy stay cumulative across an interruption.
+    Each validation evaluation is measured on its own (``validation``, cumulative) and left out
+    of the curve's time and energy, which are the training's alone. ``earlier`` holds what the
+    segments of the run before a resume spent in all, so both stay cumulative across an
+    interruption.
     """
 
     def __init__(self, experiment: Experiment, model: nn.Module, meter: EnergyMeter) -> None:
         self.experiment, self.model, self.meter = experiment, model, meter
         self.rows: list[dict[str, Any]] = []
-        self.earlier: dict[str, float | None] = dict(NOTHING_SPENT)
+        self.earlier: Spent = dict(NOTHING_SPENT)
+        self.validation: Spent = dict(NOTHING_SPENT)
 
-    def spent(self) -> dict[str, float | None]:
-        """Wall time, energy and CPU time of the whole run so far, earlier segments included."""
-        now = self.meter.spent_so_far()
-        return {key: _plus(self.earlier.get(key), now.get(key)) for key in NOTHING_SPENT}
+    def spent(self) -> Spent:
+        """Wall time, energy and CPU time of the whole run so far (training and validation),
+        earlier segments included."""
+        return _combined(self.earlier, self.meter.spent_so_far())
 
     def record(self, step: int, phase: str, loss: float, terms: dict[str, torch.Tensor]) -> float:
-        test_mse = self.experiment.test_mse(self.model)
+        synchronize(self.experiment.device)  # the training's queued work is not validation's
+        before = self.meter.spent_so_far()
+        val_mse = self.experiment.val_mse(self.model)
         synchronize(self.experiment.device)
-        spent = self.spent()
+        after = self.meter.spent_so_far()
+        self.validation = _combined(self.validation, _combined(after, before, -1.0))
+        training = _combined(_combined(self.earlier, after), self.validation, -1.0)
         self.rows.append(
             {
                 "step": step,
                 "phase": phase,
                 "loss": loss,
                 **{f"loss_{name}": value.item() for name, value in terms.items()},
-                "test_mse": test_mse,
-                "elapsed_s": spent["duration_s"],
+                "val_mse": val_mse,
+                "elapsed_s": training["duration_s"],
                 # the analysis figure (process-attributed where an estimate), and codecarbon's
-                "energy_kwh": spent["energy_kwh"],
-                "energy_machine_kwh": spent["energy_machine_kwh"],
-                "cpu_time_s": spent["cpu_time_s"],
+                "energy_kwh": training["energy_kwh"],
+                "energy_machine_kwh": training["energy_machine_kwh"],
+                "cpu_time_s": training["cpu_time_s"],
             }
         )
-        return test_mse
+        return val_mse
 
 
 class _DivergenceCheck:
-    """Raises :class:`TrainingDiverged` when the loss, a loss term, the tracked test error or a
+    """Raises :class:`TrainingDiverged` when the loss, a loss term, the validation error or a
     parameter is not finite.
 
     The loss is checked every step where reading it costs no device sync (CPU); on CUDA only at
@@ -280,9 +303,9 @@ class _DivergenceCheck:
                 self.fail(step, phase, loss, f"loss term {name!r} is {value.item()}")
         self.parameters(step, phase, loss)
 
-    def test_error(self, step: int, phase: str, loss: float, test_mse: float) -> None:
-        if not math.isfinite(test_mse):
-            self.fail(step, phase, loss, f"the test error is {test_mse}")
+    def validation_error(self, step: int, phase: str, loss: float, val_mse: float) -> None:
+        if not math.isfinite(val_mse):
+            self.fail(step, phase, loss, f"the validation error is {val_mse}")
 
     def parameters(self, step: int, phase: str, loss: float) -> None:
         parameters = [(n, p.detach()) for n, p in self.model.named_parameters()]
@@ -302,19 +325,20 @@ def fit(
     checkpoint: Path | None = None,
     *,
     seed: int | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float | None]]:
+) -> tuple[pd.DataFrame, dict[str, Any], Spent, Spent]:
     """Train ``model`` within the budget of ``spec.training``.
 
-    Returns the history, the counters, and what the run spent before a resume (zeros if none).
-    Raises :class:`TrainingDiverged` (naming ``seed``) if the loss, a loss term, the tracked
-    test error or a parameter becomes NaN or infinite, in the Adam and the L-BFGS phase; the
-    checkpoint is then removed.
+    Returns the history, the counters, what the run spent before a resume in all (zeros if
+    none), and what its validation evaluations spent (all segments), which ``meter`` counted
+    too. Raises :class:`TrainingDiverged` (naming ``seed``) if the loss, a loss term, the
+    validation error or a parameter becomes NaN or infinite, in the Adam and the L-BFGS phase;
+    the checkpoint is then removed.
 
     With ``checkpoint`` and ``training.checkpoint_every`` > 0, the Adam phase saves its whole
     state there every that many steps and resumes from it when it exists, so an interrupted
     and re-run job ends where an uninterrupted one does. Counters then include
     ``resumed_from_step``, and the third value is what the run had spent up to that checkpoint
-    (steps redone after it count once: their first attempt was lost work).
+    (steps redone after it count once: their first attempt was lost work; so do validations).
     """
     try:
         return _fit(experiment, model, spec, meter, checkpoint, seed)
@@ -331,10 +355,10 @@ def _fit(
     meter: EnergyMeter,
     checkpoint: Path | None,
     seed: int | None,
-) -> tuple[pd.DataFrame, dict[str, Any], dict[str, float | None]]:
+) -> tuple[pd.DataFrame, dict[str, Any], Spent, Spent]:
     training = spec.training
     weights = spec.loss_weights
-    target = training.get("target_test_mse")
+    target = training.get("target_val_mse")
     every = training.get("checkpoint_every") or 0
     recorder = _Recorder(experiment, model, meter)
     check = _DivergenceCheck(spec, seed, model)
@@ -357,6 +381,7 @@ def _fit(
         _restore_rng_states(experiment, state["rng"], meta["rng"])
         recorder.rows = meta["rows"]
         recorder.earlier = meta["spent"]
+        recorder.validation = meta["validation_spent"]
         step = resumed_from = meta["step"]
         loss_evaluations = meta["loss_evaluations"]
         log.info("resumed from %s at step %d", checkpoint, step)
@@ -379,10 +404,10 @@ def _fit(
             if step % training["log_every"] == 0 or step == training["steps"]:
                 loss_value = loss.item()
                 check.logged(step, "adam", loss_value, terms)
-                test_mse = recorder.record(step, "adam", loss_value, terms)
-                check.test_error(step, "adam", loss_value, test_mse)
-                bar.set_postfix(loss=f"{loss_value:.3g}", test_mse=f"{test_mse:.3g}")
-                if target is not None and test_mse <= target:
+                val_mse = recorder.record(step, "adam", loss_value, terms)
+                check.validation_error(step, "adam", loss_value, val_mse)
+                bar.set_postfix(loss=f"{loss_value:.3g}", val_mse=f"{val_mse:.3g}")
+                if target is not None and val_mse <= target:
                     reached_target = True
                     break
             if checkpoint is not None and every and step % every == 0 and step < training["steps"]:
@@ -433,9 +458,9 @@ def _fit(
                 done += max(1, iterations)
                 bar.update(max(1, iterations))
                 check.logged(step + done, "lbfgs", loss.item(), last_terms)
-                test_mse = recorder.record(step + done, "lbfgs", loss.item(), last_terms)
-                check.test_error(step + done, "lbfgs", loss.item(), test_mse)
-                if target is not None and test_mse <= target:
+                val_mse = recorder.record(step + done, "lbfgs", loss.item(), last_terms)
+                check.validation_error(step + done, "lbfgs", loss.item(), val_mse)
+                if target is not None and val_mse <= target:
                     reached_target = True
                     break
         step += done
@@ -447,7 +472,7 @@ def _fit(
         "reached_target": reached_target,
         "resumed_from_step": resumed_from,
     }
-    return history, counters, recorder.earlier
+    return history, counters, recorder.earlier, recorder.validation
 
 
 def train_variant(
@@ -486,10 +511,13 @@ def train_variant(
 
     checkpoint = checkpoint_path(outputs.model)
     with EnergyMeter(carbon, outputs.emissions, stage="train") as meter:
-        history, counters, earlier = fit(experiment, model, spec, meter, checkpoint, seed=seed)
+        history, counters, earlier, validation = fit(
+            experiment, model, spec, meter, checkpoint, seed=seed
+        )
         synchronize(device)
     assert meter.reading is not None
-    reading = meter.reading.including(earlier)  # a resumed run's totals cover all its segments
+    # A resumed run's totals cover all its segments; the training's leave its validations out.
+    reading = _without(meter.reading.including(earlier), validation)
 
     with atomic_path(outputs.model) as tmp:
         torch.save({"state_dict": tensor_state(model), "spec": dataclasses.asdict(spec)}, tmp)
@@ -498,8 +526,8 @@ def train_variant(
 
     memory_mb, memory_kind = peak_memory_mb(device)
     reached = (
-        history[history["test_mse"] <= spec.training["target_test_mse"]]
-        if (spec.training.get("target_test_mse") is not None)
+        history[history["val_mse"] <= spec.training["target_val_mse"]]
+        if (spec.training.get("target_val_mse") is not None)
         else history.iloc[0:0]
     )
     summary = {
@@ -511,11 +539,14 @@ def train_variant(
         "flops_per_train_step": flops_per_step,
         "train_flops_total": flops_per_step * counters["loss_evaluations"],
         **counters,
-        # The learning curve's last point: the test set, except for the shear flow, whose curve
-        # tracks valid windows (its test error is the evaluate stage's).
-        "final_tracked_mse": float(history["test_mse"].iloc[-1]),
+        # The learning curve's last point, on the validation set (the test error is the
+        # evaluate stage's).
+        "final_val_mse": float(history["val_mse"].iloc[-1]),
         # Energy without PUE and CO2: the summary applies carbon.pue and the grid intensity.
+        # train_*: the training alone; validation_*: its in-loop evaluations, apart.
         **reading.fields("train", carbon.shared_load_threshold),
+        "validation_wall_s": validation["duration_s"],
+        "validation_energy_kwh": validation["energy_kwh"],
         "shared_load_threshold": carbon.shared_load_threshold,
         "energy_to_target_kwh": float(reached["energy_kwh"].iloc[0]) if len(reached) else None,
         "energy_method": reading.energy_method,

@@ -18,16 +18,18 @@ def physics(data: dict[str, Any]) -> Any:
 def make_dataset(data: dict[str, Any]) -> Any:
     import numpy as np
 
-    from workflow_scripts.data.pointwise import pointwise_dataset
+    from workflow_scripts.data.pointwise import midpoints, pointwise_dataset
 
     decay = physics(data)
     t_obs = np.linspace(0.0, data["observation_end"], data["n_observations"])
     t_test = np.linspace(0.0, data["t_end"], 50)
+    t_validation = midpoints(t_test)
     return pointwise_dataset(
         ("t",),
         observations=(t_obs[:, None], decay.exact(t_obs)),
         conditions=(np.zeros((1, 1)), np.array([decay.u0])),
         collocation=np.linspace(0.0, data["t_end"], 20)[:, None],
+        validation=(t_validation[:, None], decay.exact(t_validation)),
         test=(t_test[:, None], decay.exact(t_test)),
         attrs={"experiment": "decay", "settings": json.dumps(data)},
     )
@@ -61,7 +63,7 @@ CARD = ExperimentCard(
     ),
     error="test_mse",
     error_label="test MSE",
-    tracked_error_label="test MSE (learning curve)",
+    tracked_error_label="validation MSE (learning curve)",
     data_schema={
         "type": "object",
         "additionalProperties": False,

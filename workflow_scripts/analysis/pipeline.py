@@ -12,9 +12,9 @@ import pandas as pd
 from workflow_scripts.analysis import break_even, fronts, scores, statistics, targets
 from workflow_scripts.files import atomic_path
 
-# The learning curve's own error column (history.csv); for the shear flow it is the one-step
-# MSE in z units on 16 valid windows, not the summary's test VRMSE.
-TRACKED_ERROR = "test_mse"
+# The learning curve's own error column (history.csv): on the validation set, never the test
+# set; for the shear flow the one-step MSE in z units on 16 valid windows.
+TRACKED_ERROR = "val_mse"
 # Front name -> cost column.
 FRONT_COSTS = {"train": "train_energy_kwh", "lifecycle": "lifecycle_energy_kwh"}
 _SEED_DIR = re.compile(r"seed(\d+)$")

@@ -112,7 +112,7 @@ class ExperimentCard:
     #: The summary column of its test error, and what that error measures (axis labels).
     error: str
     error_label: str
-    #: The learning curve's error (history.csv's ``test_mse``), which need not be the test error.
+    #: The learning curve's error (history.csv's ``val_mse``, on the validation set).
     tracked_error_label: str
     #: JSON Schema of its ``data`` block (the rest of its config block is common).
     data_schema: Mapping[str, Any]

@@ -213,7 +213,7 @@ CARD = ExperimentCard(
     ),
     error="vrmse",
     error_label="one-step VRMSE (test split, mean over fields)",
-    tracked_error_label="one-step MSE (learning curve, z units, 16 valid windows)",
+    tracked_error_label="validation one-step MSE (learning curve, z units, 16 windows)",
     data_schema=DATA_SCHEMA,
     required=("data",),  # a data-only run (no models) builds the stores alone
     checks=(check_data, check_rollout_steps, check_models),

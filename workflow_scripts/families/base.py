@@ -16,8 +16,9 @@ from workflow_scripts.experiments.card import ExperimentCard
 class Experiment(abc.ABC):
     """An experiment's data on a device, and how its variants are built and scored.
 
-    The training loop asks only for loss terms and a test error; the evaluation stage asks
-    for efficacy metrics, one "prediction" to time, and predictions to save for figures.
+    The training loop asks only for loss terms and a validation error (it never reads the test
+    set); the evaluation stage asks for efficacy metrics on the test set, one "prediction" to
+    time, and predictions to save for figures.
     """
 
     #: Autoregressive rollout length, for experiments that roll out; None: as long as the data.
@@ -45,8 +46,9 @@ class Experiment(abc.ABC):
         """Unweighted loss terms of one optimisation step, only those with a weight > 0."""
 
     @abc.abstractmethod
-    def test_mse(self, model: nn.Module) -> float:
-        """The error tracked during training (and used for early stopping)."""
+    def val_mse(self, model: nn.Module) -> float:
+        """The validation error tracked during training (learning curve, early stop), on
+        points disjoint from the test set's."""
 
     @abc.abstractmethod
     def efficacy_metrics(self, model: nn.Module) -> dict[str, float]: ...

@@ -44,7 +44,7 @@ from workflow_scripts.physics.shear_flow_penalty import shear_flow_penalty, trac
 from workflow_scripts.runtime import to_precision
 
 FIELDS = len(FIELD_NAMES)
-# Windows scored by test_mse during training: evenly spread, few, so logging stays cheap.
+# Valid windows scored by val_mse during training: evenly spread, few, so logging stays cheap.
 TRACKED_WINDOWS = 16
 
 
@@ -184,7 +184,7 @@ class ShearFlowExperiment(Experiment):
         inputs, target, _ = windows.batch(rows)
         return inputs, model(inputs), target
 
-    def test_mse(self, model: nn.Module) -> float:
+    def val_mse(self, model: nn.Module) -> float:
         _, prediction, target = self._one_step(model, self.tracked, self.tracked_rows)
         return float((prediction - target).square().mean())
 

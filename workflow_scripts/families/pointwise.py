@@ -55,8 +55,15 @@ class PointwiseExperiment(Experiment):
         self.condition_inputs = tensor("condition_inputs")
         self.condition_values = tensor("condition_values")
         self.collocation_inputs = tensor("collocation_inputs")
+        self.validation_inputs = tensor("validation_inputs")
+        self.validation_values = tensor("validation_values")
         self.test_inputs = tensor("test_inputs")
         self.test_values = tensor("test_values")
+        self.test_is_extrapolation = (
+            torch.as_tensor(self.dataset["test_is_extrapolation"].values, device=device)
+            if "test_is_extrapolation" in self.dataset
+            else None
+        )
 
     @property
     def prediction_unit(self) -> str:
@@ -92,16 +99,20 @@ class PointwiseExperiment(Experiment):
     def predict_test(self, model: nn.Module) -> Tensor:
         return model(self.test_inputs)
 
-    def test_mse(self, model: nn.Module) -> float:
-        return float(_mse(self.predict_test(model), self.test_values))
+    @torch.no_grad()
+    def val_mse(self, model: nn.Module) -> float:
+        return float(_mse(model(self.validation_inputs), self.validation_values))
 
     def efficacy_metrics(self, model: nn.Module) -> dict[str, float]:
-        error = self.predict_test(model) - self.test_values
-        return {
-            "test_mse": float(error.pow(2).mean()),
-            "test_rel_l2": float(error.norm() / self.test_values.norm()),
-            "test_max_abs_error": float(error.abs().max()),
+        prediction = self.predict_test(model)
+        metrics = {
+            **_errors("test", prediction, self.test_values),
+            "test_max_abs_error": float((prediction - self.test_values).abs().max()),
         }
+        if self.test_is_extrapolation is not None:
+            beyond = self.test_is_extrapolation
+            metrics |= _errors("test_extrap", prediction[beyond], self.test_values[beyond])
+        return metrics
 
     def prediction(self, model: nn.Module) -> Callable[[], Tensor]:
         return lambda: self.predict_test(model)
@@ -121,3 +132,12 @@ class PointwiseExperiment(Experiment):
 
 def _mse(prediction: Tensor, target: Tensor) -> Tensor:
     return (prediction - target).pow(2).mean()
+
+
+def _errors(prefix: str, prediction: Tensor, target: Tensor) -> dict[str, float]:
+    """``{prefix}_mse`` and ``{prefix}_rel_l2`` (‖prediction − target‖ / ‖target‖)."""
+    error = prediction - target
+    return {
+        f"{prefix}_mse": float(error.pow(2).mean()),
+        f"{prefix}_rel_l2": float(error.norm() / target.norm()),
+    }

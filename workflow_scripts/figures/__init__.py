@@ -58,13 +58,17 @@ def pareto_figure(cost: str, quantity: str, against: str) -> Draw:
 
 
 def learning_curves_figure() -> Draw:
-    """The tracked test error against cumulative training energy, a line per run."""
+    """The validation error against cumulative training energy, a line per run."""
 
     def draw(inputs: FigureInputs, outputs: Sequence[Path], card: ExperimentCard) -> None:
         from workflow_scripts.figures import tradeoffs
 
         tradeoffs.plot_learning_curves(
-            inputs.histories, inputs.table(), outputs, title=f"{card.title}: learning curves"
+            inputs.histories,
+            inputs.table(),
+            outputs,
+            title=f"{card.title}: learning curves",
+            error_label=card.tracked_error_label,
         )
 
     return draw

@@ -81,9 +81,15 @@ def plot_pareto(
 
 
 def plot_learning_curves(
-    histories: Sequence[Path], summary: pd.DataFrame, outputs: Sequence[Path], *, title: str
+    histories: Sequence[Path],
+    summary: pd.DataFrame,
+    outputs: Sequence[Path],
+    *,
+    title: str,
+    error_label: str,
 ) -> None:
-    """Test error against cumulative training energy, a line per seed, coloured by prior."""
+    """Validation error against cumulative training energy, a line per seed, coloured by
+    prior."""
     styles = variant_styles(summary)
     figure, axes = plt.subplots(figsize=(7.0, 3.8))
     labelled = set()
@@ -93,7 +99,7 @@ def plot_learning_curves(
         style = styles[model]
         axes.plot(
             history["energy_kwh"],
-            history["test_mse"],
+            history["val_mse"],
             color=style["color"],
             marker=style["marker"],
             markersize=2.5,
@@ -106,7 +112,7 @@ def plot_learning_curves(
         xscale="log",
         yscale="log",
         xlabel=energy_label("cumulative training energy", summary),
-        ylabel="test MSE",
+        ylabel=error_label,
         title=title,
     )
     legend_outside(axes)
