@@ -4,10 +4,12 @@ import dataclasses
 from pathlib import Path
 
 from workflow_scripts.config import (
+    canonical,
     check_config_files,
     enabled_experiments,
     evaluation_settings,
     models_of,
+    run_settings,
     runs_of,
     seeds_of,
     validate_config,
@@ -30,6 +32,8 @@ from workflow_scripts.gpu_slots import count_gpus
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
 check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles])
+# In place: defaults filled, numbers as floats where the schema says number, keys sorted at
+# every level, so that every param below is the same whatever order the YAML is written in.
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
@@ -94,9 +98,10 @@ def run_files(experiment, filename, points=True):
 
 
 # Params: a job gets only the settings its result depends on, since a changed param re-runs it
-# (Snakemake's params rerun trigger). Threads go to `threads:`; knobs that cannot change a
-# result (download retries and timeouts, the Dask scheduler) reach the script through
-# snakemake.config, which is no rerun trigger.
+# (Snakemake's params rerun trigger, which compares their repr: the config is canonical, and
+# params merged from several blocks are made canonical again). Threads go to `threads:`; knobs
+# that cannot change a result (download retries and timeouts, the Dask scheduler) reach the
+# script through snakemake.config, which is no rerun trigger.
 
 
 def measured_carbon():
@@ -110,9 +115,7 @@ def measured_carbon():
 
 def spec_for(wildcards):
     """The variant's merged settings, less training.threads (the `threads:` directive's)."""
-    spec = variant_spec(config, wildcards.experiment, wildcards.model)
-    spec["training"].pop("threads", None)  # variant_spec returns a copy
-    return spec
+    return run_settings(variant_spec(config, wildcards.experiment, wildcards.model))
 
 
 def threads_for(wildcards):
@@ -124,7 +127,7 @@ def evaluation_for(wildcards):
     settings = evaluation_settings(config, wildcards.experiment)
     if not family(wildcards.experiment).rolls_out:
         settings.pop("rollout_steps", None)
-    return settings
+    return canonical(settings)
 
 
 def simulate_settings(wildcards):

@@ -376,7 +376,27 @@ def test_the_sweep_config_is_denser_and_wider_than_the_default(default_config, r
         ({"b": {"points": [{"training.stepz": 5}]}}, r"training\.stepz: not a training setting"),
         (
             {"b": {"points": [{"training.steps": 5}, {"training.steps": 5}]}},
-            r"points\.1: a second point named 'mlp/steps5'",
+            r"b\.points\.0 and experiments\.oscillator\.sweeps\.b\.points\.1: both mean the "
+            r"run 'mlp/steps5'",
+        ),
+        (  # the second sweep repeats a point of the first: both are named
+            {
+                "b": {"points": [{"training.steps": 5}]},
+                "c": {"points": [{"training.steps": 7}, {"training.steps": 5}]},
+            },
+            r"sweeps\.b\.points\.0 and experiments\.oscillator\.sweeps\.c\.points\.1: both",
+        ),
+        (
+            {"b": {"points": [{"training.steps": 30}, {"training.lr": 0.01}]}},
+            r"sweeps\.b\.points\.1: varies training\.lr, but .*points\.0 varies training\.steps",
+        ),
+        (
+            {"b": {"points": [{"architecture.width": 8, "training.lr": 0.01}]}},
+            r"points\.0: varies architecture\.width and training\.lr together",
+        ),
+        (
+            {"b": {"points": [{"training.batch_size": 8}]}},
+            r"sweeps\.b\.points\.0\.training\.batch_size: 8 would be ignored: a pointwise",
         ),
         (
             {"b": {"points": [{"architecture.modes": [4, 4]}]}},
@@ -394,20 +414,25 @@ def test_a_sweep_point_is_the_variant_with_its_settings(default_config):
     config = validate_config(
         with_sweeps(
             default_config,
-            "shear_flow",
+            "burgers",
             {
-                "width": {
-                    "models": ["unet"],
-                    "points": [{"architecture.width": 8, "training.lr": 0.001}],
+                "budget": {
+                    "models": ["pinn"],
+                    "points": [{"training.steps": 20, "training.lbfgs_steps": 40}],
                 }
             },
         )
     )
-    spec = variant_spec(config, "shear_flow", "unet/width8-lr0.001")
-    base = variant_spec(config, "shear_flow", "unet")
-    assert spec["architecture"] == {**base["architecture"], "width": 8}
-    assert spec["training"] == {**base["training"], "lr": 0.001}
-    assert (spec["point"], spec["sweep"], spec["sweep_value"]) == ("width8-lr0.001", "width", 8.0)
+    spec = variant_spec(config, "burgers", "pinn/steps20-lbfgs_steps40")
+    base = variant_spec(config, "burgers", "pinn")
+    assert spec["architecture"] == base["architecture"]
+    assert spec["training"] == {**base["training"], "steps": 20, "lbfgs_steps": 40}
+    # the swept settings, not the sweep's name; the value of the first in the point's name
+    assert (spec["point"], spec["sweep"], spec["sweep_value"]) == (
+        "steps20-lbfgs_steps40",
+        "training.steps+training.lbfgs_steps",
+        20.0,
+    )
     assert "point" not in base  # the configured variant's params are as before sweeps existed
 
 
@@ -482,3 +507,109 @@ def test_the_config_checker_passes_the_shipped_configs(repo):
         )
         assert checked.returncode == 0, checked.stderr
         assert checked.stdout.startswith("valid: ")
+
+
+def test_key_order_and_number_spelling_leave_the_validated_config_as_it_was(default_config):
+    """The config a job's params come from is the same, repr for repr (Snakemake compares
+    params by repr), whatever the order of the keys and however the numbers are spelled."""
+    import yaml
+    from workflow_helpers import respelled_yaml, shuffled
+
+    expected = validate_config(copy.deepcopy(default_config))
+    for seed in range(3):
+        rewritten = yaml.safe_load(respelled_yaml(shuffled(default_config, seed)))
+        assert repr(validate_config(rewritten)) == repr(expected)
+
+
+def test_a_points_settings_in_any_order_are_one_point_named_as_before(default_config):
+    swapped = {"training.lbfgs_steps": 50, "training.steps": 25}
+    config = with_sweeps(default_config, "burgers", {"budget": {"points": [swapped]}})
+    from workflow_scripts.config import runs_of
+
+    assert "pinn/steps25-lbfgs_steps50" in runs_of(validate_config(config), "burgers")
+    # the same point written both ways in one sweep is refused naming both
+    both = {"budget": {"points": [swapped, {"training.steps": 25, "training.lbfgs_steps": 50}]}}
+    with pytest.raises(ConfigError, match=r"points\.0 and .*points\.1: both mean"):
+        validate_config(with_sweeps(default_config, "burgers", both))
+
+
+def test_the_sweeps_name_is_not_part_of_a_run(default_config):
+    from workflow_scripts.config import run_settings, runs_of
+
+    def runs(name):
+        config = validate_config(
+            with_sweeps(default_config, "oscillator", {name: {"points": [{"training.steps": 40}]}})
+        )
+        return {
+            run: repr(run_settings(variant_spec(config, "oscillator", run)))
+            for run in runs_of(config, "oscillator")
+        }
+
+    assert runs("budget") == runs("renamed")
+
+
+def test_a_point_equal_to_the_variant_is_the_variants_run(default_config):
+    from workflow_scripts.config import runs_of
+
+    base = default_config["experiments"]["oscillator"]["training"]
+    points = [{"training.steps": base["steps"]}, {"training.lr": base["lr"]}]
+    for point in points:
+        config = validate_config(
+            with_sweeps(default_config, "oscillator", {"b": {"points": [point]}})
+        )
+        assert runs_of(config, "oscillator") == models_of(config, "oscillator")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "device", "message"),
+    [
+        (
+            OSC + ("training", "batch_size"),
+            8,
+            "auto",
+            r"oscillator\.training\.batch_size: 8 would be ignored",
+        ),
+        (
+            SHEAR + ("training", "amp"),
+            "bf16",
+            "cpu",
+            r"shear_flow\.training\.amp: 'bf16' would be ignored",
+        ),
+    ],
+    ids=["batch-size-pointwise", "bf16-on-cpu"],
+)
+def test_a_setting_the_family_or_device_ignores_is_refused_naming_the_key(
+    default_config, path, value, device, message
+):
+    config = broken(default_config, path, value)
+    config["device"] = device
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_bf16_is_accepted_where_the_jobs_may_run_on_cuda(default_config):
+    """device auto: the machine that checks the config may have no GPU where the jobs will."""
+    validate_config(broken(default_config, SHEAR + ("training", "amp"), "bf16"))
+
+
+def test_a_default_sweep_is_switched_off_from_a_users_configfile(tmp_path):
+    from workflow_scripts.config import check_configuration, runs_of
+
+    user = tmp_path / "my.yaml"
+    user.write_text("experiments:\n  oscillator:\n    sweeps:\n      budget: {enabled: false}\n")
+    config = check_configuration([user])
+    assert runs_of(config, "oscillator") == models_of(config, "oscillator")
+    assert len(runs_of(config, "burgers")) > len(models_of(config, "burgers"))  # still swept
+
+
+def test_numbers_are_floats_where_the_schema_says_number(default_config):
+    config = broken(default_config, ("carbon", "pue"), 2)
+    config["experiments"]["oscillator"]["training"]["lr"] = 1
+    config["experiments"]["oscillator"]["models"]["mlp"]["architecture"]["snake_frequency"] = 2
+    config = validate_config(config)
+    assert repr(config["carbon"]["pue"]) == "2.0"
+    assert repr(variant_spec(config, "oscillator", "mlp")["training"]["lr"]) == "1.0"
+    assert (
+        repr(variant_spec(config, "oscillator", "mlp")["architecture"]["snake_frequency"]) == "2.0"
+    )
+    assert repr(config["experiments"]["oscillator"]["training"]["steps"]) == "2000"  # integer

@@ -57,7 +57,7 @@ def test_a_sweep_point_is_its_own_run_and_reaches_the_analysis(finished):
     assert point["train_steps"] == 30 and point["spec"]["point"] == "steps30"
     summary = pd.read_csv(results / "oscillator" / "summary.csv")
     assert sorted(summary.loc[summary["point"] == "steps30", "model"]) == ["mlp", "mlp"]
-    assert (summary.loc[summary["point"] == "steps30", "sweep_key"] == "budget").all()
+    assert (summary.loc[summary["point"] == "steps30", "sweep_key"] == "training.steps").all()
     statistics = pd.read_csv(results / "oscillator" / "analysis" / "statistics.csv")
     seeds = statistics.loc[statistics["metric"] == "test_mse", ["model", "point", "n_seeds"]]
     assert set(map(tuple, seeds[["model", "point"]].values)) == {

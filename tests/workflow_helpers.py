@@ -148,3 +148,41 @@ def stop_warm_workers(folder: Path) -> None:
             if line.startswith("warm worker "):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(line.split()[2]), signal.SIGTERM)
+
+
+def shuffled(value, seed: int = 0):
+    """``value`` with the keys of every mapping in another (random) order; lists as they are."""
+    import random
+
+    rng = random.Random(seed)
+
+    def shuffle(node):
+        if isinstance(node, dict):
+            keys = list(node)
+            rng.shuffle(keys)
+            return {key: shuffle(node[key]) for key in keys}
+        return [shuffle(item) for item in node] if isinstance(node, list) else node
+
+    return shuffle(value)
+
+
+def respelled_yaml(config: dict) -> str:
+    """``config`` as YAML with its numbers spelled another way than yaml.safe_dump's: integral
+    floats as integers (``2`` for 2.0), other floats in exponent form (``1.0e-03`` for 0.001);
+    keys in the mapping's own order."""
+
+    class Respelling(yaml.SafeDumper):
+        pass
+
+    def spell(dumper, value):
+        if value.is_integer():
+            return dumper.represent_int(int(value))
+        mantissa, exponent = f"{value:.16e}".split("e")
+        mantissa = mantissa.rstrip("0")
+        return dumper.represent_scalar(
+            "tag:yaml.org,2002:float",
+            f"{mantissa}{'0' if mantissa.endswith('.') else ''}e{exponent}",
+        )
+
+    Respelling.add_representer(float, spell)
+    return yaml.dump(config, Dumper=Respelling, sort_keys=False)

@@ -18,10 +18,29 @@ from workflow_scripts.architectures import architecture_kind, resolve_architectu
 from workflow_scripts.energy import CarbonSettings, grid_intensity_g_per_kwh
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card, experiment_cards
-from workflow_scripts.experiments.card import enabled_models
-from workflow_scripts.validation import fill_defaults, first_error
+from workflow_scripts.experiments.card import ForecastingFamily, enabled_models
+from workflow_scripts.validation import fill_defaults, first_error, numbers_as_floats
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
+
+#: Settings a sweep may vary together, as one axis; a point of such a sweep sets each of them,
+#: and its name lists them in this order (``steps25-lbfgs_steps50``). Any other sweep varies
+#: one setting.
+SWEEP_GROUPS = (("training.steps", "training.lbfgs_steps"),)
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with the keys of every mapping in sorted order.
+
+    Snakemake compares a job's params with those it recorded by their ``repr``, which keeps a
+    dict's insertion order, i.e. the YAML's: in canonical form the same settings written in
+    another order are the same params, and re-run nothing.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
 
 
 @cache
@@ -39,7 +58,10 @@ def config_schema() -> dict[str, Any]:
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Validate, fill defaults, resolve each variant's architecture, then run cross-key checks.
+    """Validate, fill defaults, resolve each variant's architecture, run cross-key checks, and
+    put ``config`` in canonical form, in place (it is Snakemake's ``config``): every number
+    the schema types ``number`` a float, every mapping's keys sorted, so that the params and
+    sweep-point names derived from it depend on what the YAML means, not on how it is written.
 
     Raises ``ConfigError`` whose message starts with the offending key, e.g.
     ``config key experiments.oscillator.training.steps: -5 is less than the minimum of 1``.
@@ -50,7 +72,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         key, message = error
         raise ConfigError(f"config key {key or '(top level)'}: {message}")
     fill_defaults(schema, config)
-    check_config(config)
+    normalised = numbers_as_floats(schema, config)
+    check_config(normalised)
+    config.clear()
+    config.update(canonical(normalised))
     return config
 
 
@@ -113,8 +138,19 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return validate_config(read_config_file(path))
 
 
+@cache
+def _embedded_experiment_order() -> tuple[str, ...]:
+    return tuple(read_config_file(SCHEMA_PATH.with_name("config.yaml"))["experiments"])
+
+
 def enabled_experiments(config: dict[str, Any]) -> list[str]:
-    return [name for name, block in config["experiments"].items() if block.get("enabled", True)]
+    """The enabled experiments in config/config.yaml's order, whatever the order of a
+    --configfile (it lays out the overview figure and the report), any others after by name."""
+    order = _embedded_experiment_order()
+    enabled = [name for name, block in config["experiments"].items() if block.get("enabled", True)]
+    return sorted(
+        enabled, key=lambda name: (order.index(name) if name in order else len(order), name)
+    )
 
 
 def seeds_of(config: dict[str, Any], experiment: str) -> list[int]:
@@ -126,26 +162,72 @@ def models_of(config: dict[str, Any], experiment: str) -> list[str]:
     return list(enabled_models(config["experiments"][experiment]))
 
 
+def sweep_axis(settings: dict[str, Any]) -> tuple[str, ...]:
+    """The settings a sweep point varies, in the order its name lists them: a declared group's
+    (:data:`SWEEP_GROUPS`), else by name."""
+    return next((g for g in SWEEP_GROUPS if set(g) == set(settings)), tuple(sorted(settings)))
+
+
 def point_label(settings: dict[str, Any]) -> str:
-    """A sweep point's readable name from its settings: ``{training.steps: 250}`` -> steps250."""
+    """A sweep point's readable name from its settings, whatever order they are written in:
+    ``{training.steps: 250}`` -> steps250, ``{training.lbfgs_steps: 50, training.steps: 25}``
+    -> steps25-lbfgs_steps50."""
 
     def shown(value: Any) -> str:
         return "x".join(map(str, value)) if isinstance(value, list) else str(value)
 
-    return "-".join(f"{key.split('.', 1)[1]}{shown(value)}" for key, value in settings.items())
+    return "-".join(f"{key.split('.', 1)[1]}{shown(settings[key])}" for key in sweep_axis(settings))
+
+
+def run_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a run's result depends on, in canonical form: its spec less training.threads (the
+    `threads:` directive's, which changes no result). The train and evaluate rules' param, and
+    what tells one sweep point from another and from its variant."""
+    spec = copy.deepcopy(spec)
+    spec["training"].pop("threads", None)
+    return canonical(spec)
+
+
+def _point_spec(
+    config: dict[str, Any], experiment: str, model: str, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The variant ``model`` with a sweep point's settings over its own."""
+    spec = variant_spec(config, experiment, model)
+    for key, value in settings.items():
+        section, setting = key.split(".", 1)
+        spec[section][setting] = copy.deepcopy(value)
+    return spec
+
+
+def _is_the_variant(
+    config: dict[str, Any], experiment: str, model: str, settings: dict[str, Any]
+) -> bool:
+    """Whether a point's settings are the variant's own (it is then the variant's base run)."""
+    point = _point_spec(config, experiment, model, settings)
+    return run_settings(point) == run_settings(variant_spec(config, experiment, model))
+
+
+def enabled_sweeps(block: dict[str, Any]) -> dict[str, Any]:
+    """The sweeps of an experiment's config block that are not switched off."""
+    sweeps = block.get("sweeps", {})
+    return {name: sweep for name, sweep in sweeps.items() if sweep.get("enabled", True)}
 
 
 def sweep_points(config: dict[str, Any], experiment: str) -> dict[str, dict[str, Any]]:
-    """Every sweep point of an experiment: ``model/label`` -> {sweep, label, settings}. A swept
-    variant that is switched off (``enabled: false``) takes its points with it."""
+    """Every sweep point of an experiment: ``model/label`` -> {axis, label, settings}. A sweep
+    or swept variant that is switched off (``enabled: false``) takes its points with it; a point
+    whose settings are its variant's own is that variant's run, not a point of its own."""
     block = config["experiments"][experiment]
     enabled = models_of(config, experiment)
     points: dict[str, dict[str, Any]] = {}
-    for sweep, declared in block.get("sweeps", {}).items():
+    for declared in enabled_sweeps(block).values():
         for model in (m for m in declared.get("models", enabled) if m in enabled):
             for settings in declared["points"]:
+                if _is_the_variant(config, experiment, model, settings):
+                    continue
                 label = point_label(settings)
-                points[f"{model}/{label}"] = {"sweep": sweep, "label": label, "settings": settings}
+                axis = "+".join(sweep_axis(settings))
+                points[f"{model}/{label}"] = {"axis": axis, "label": label, "settings": settings}
     return points
 
 
@@ -157,9 +239,12 @@ def runs_of(config: dict[str, Any], experiment: str) -> list[str]:
 
 def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[str, Any]:
     """The merged settings of one variant: its own block over the experiment's training budget;
-    for a sweep point (``model/point``), the point's settings over those.
+    for a sweep point (``model/point``), the point's settings over those, with the point's
+    name, the settings it varies (``sweep``: its axis, e.g. ``training.steps+
+    training.lbfgs_steps``; not the sweep's name, a label that changes no result) and the
+    value of the first (``sweep_value``).
 
-    Returns plain data (it is a Snakemake param, so a change re-runs the variant's jobs).
+    Returns plain data (its run_settings are a Snakemake param: a change re-runs the jobs).
     """
     if "/" in model:
         points = sweep_points(config, experiment)
@@ -169,14 +254,11 @@ def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[st
                 f"(configured: {', '.join(points) or 'none'})"
             )
         point = points[model]
-        spec = variant_spec(config, experiment, model.split("/", 1)[0])
-        for key, value in point["settings"].items():
-            section, setting = key.split(".", 1)
-            spec[section][setting] = copy.deepcopy(value)
-        first = next(iter(point["settings"].values()))
+        spec = _point_spec(config, experiment, model.split("/", 1)[0], point["settings"])
+        lead = point["settings"][sweep_axis(point["settings"])[0]]
         spec["point"] = point["label"]
-        spec["sweep"] = point["sweep"]
-        spec["sweep_value"] = float(first) if isinstance(first, int | float) else None
+        spec["sweep"] = point["axis"]
+        spec["sweep_value"] = float(lead) if isinstance(lead, int | float) else None
         return spec
     block = config["experiments"][experiment]
     if model not in block["models"]:
@@ -217,6 +299,10 @@ def check_config(config: dict[str, Any]) -> None:
                 f"switch the experiment off (experiments.{experiment}.enabled: false) or a "
                 "variant on"
             )
+        for option, value in block.get("training", {}).items():
+            _refuse_if_ignored(
+                f"experiments.{experiment}.training.{option}", card, config, option, value
+            )
         for model, variant in enabled_models(block).items():
             _check_variant(card, f"experiments.{experiment}.models.{model}", variant)
         _check_sweeps(config, experiment, card)
@@ -225,20 +311,24 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
-    """Resolve the variant's architecture (its kind's keys and defaults, in place) and refuse
-    loss weights it would not use."""
+    """Resolve the variant's architecture (its kind's keys and defaults, numbers as floats, in
+    place) and refuse loss weights it would not use."""
     family = card.family
-    variant["architecture"] = resolve_architecture(
+    architecture = resolve_architecture(
         variant.get("architecture", {}),
         family.architectures,
         family.default_architecture,
         f"{key}.architecture",
     )
+    name = architecture["kind"]
+    kind = architecture_kind(name, family.architectures)
+    variant["architecture"] = {
+        setting: numbers_as_floats(kind.keys[setting], value) if setting in kind.keys else value
+        for setting, value in architecture.items()
+    }
     weights = variant.get("loss_weights", {})
     if not any(weight > 0 for weight in weights.values()):
         raise ConfigError(f"{key}.loss_weights: at least one weight must be positive")
-    name = variant["architecture"]["kind"]
-    kind = architecture_kind(name, family.architectures)
     if kind.loss_terms is not None:
         for term, weight in sorted(weights.items()):
             if weight > 0 and term not in kind.loss_terms:
@@ -248,15 +338,48 @@ def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
                 )
 
 
+def _refuse_if_ignored(key: str, card: Any, config: dict[str, Any], option: str, value: Any):
+    """Refuse a training setting that the experiment's family or the device would never read:
+    a run with it would be the run without it under another name."""
+    why = None
+    if option == "batch_size" and not isinstance(card.family, ForecastingFamily):
+        why = "a pointwise family fits all its points in every step; it draws no minibatches"
+    if option == "amp" and value == "bf16" and config["device"] == "cpu":
+        # With device auto a job may run where CUDA is (a GPU node of a cluster) though the
+        # machine that checks the config has none: only device cpu is known to ignore it.
+        why = "bf16 autocast runs on CUDA only, and device is cpu"
+    if why:
+        raise ConfigError(f"{key}: {value!r} would be ignored: {why}")
+
+
 def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
-    """Swept variants exist (a switched-off one is skipped); each point's settings are valid for
-    the variant (the training schema, its architecture kind's keys) and its name is unique."""
+    """Each enabled sweep's variants exist (a switched-off one is skipped); its points vary the
+    same setting, or the same declared group (SWEEP_GROUPS); each point's settings are valid
+    for the variant (the training schema, its architecture kind's keys, numbers as floats, in
+    place) and used by it; no two points mean the same run."""
     prefix = f"experiments.{experiment}.sweeps"
     block = config["experiments"][experiment]
     enabled = models_of(config, experiment)
     defs = yaml.safe_load(_schema_text())["$defs"]
-    seen: set[str] = set()
-    for sweep, declared in block.get("sweeps", {}).items():
+    # Every point so far, by the run it means (its variant and settings) and by its name.
+    runs: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for sweep, declared in enabled_sweeps(block).items():
+        first_axis = sweep_axis(declared["points"][0])
+        for index, settings in enumerate(declared["points"]):
+            key = f"{prefix}.{sweep}.points.{index}"
+            axis = sweep_axis(settings)
+            if len(axis) > 1 and axis not in SWEEP_GROUPS:
+                groups = "; ".join(" with ".join(group) for group in SWEEP_GROUPS)
+                raise ConfigError(
+                    f"{key}: varies {' and '.join(axis)} together; a sweep varies one setting "
+                    f"or a group that moves together ({groups}): sweep them separately"
+                )
+            if axis != first_axis:
+                raise ConfigError(
+                    f"{key}: varies {'+'.join(axis)}, but {prefix}.{sweep}.points.0 varies "
+                    f"{'+'.join(first_axis)}; a sweep varies one setting: make each its own sweep"
+                )
         for model in declared.get("models", enabled):
             if model not in block.get("models", {}):
                 raise ConfigError(
@@ -265,26 +388,45 @@ def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
                 )
             if model not in enabled:
                 continue
+            kind = architecture_kind(
+                block["models"][model]["architecture"]["kind"], card.family.architectures
+            )
             for index, settings in enumerate(declared["points"]):
                 key = f"{prefix}.{sweep}.points.{index}"
-                name = f"{model}/{point_label(settings)}"
-                if name in seen:
-                    raise ConfigError(f"{key}: a second point named {name!r}")
-                seen.add(name)
                 for setting, value in settings.items():
                     section, option = setting.split(".", 1)
-                    schema = defs["training"]["properties"].get(option)
+                    schema = (
+                        {"$defs": defs, **defs["training"]["properties"][option]}
+                        if section == "training" and option in defs["training"]["properties"]
+                        else kind.keys.get(option)
+                    )
                     if section == "training" and schema is None:
                         raise ConfigError(f"{key}.{setting}: not a training setting")
-                    error = schema and first_error({"$defs": defs, **schema}, value)
+                    error = schema and first_error(schema, value)
                     if error:
                         raise ConfigError(f"{key}.{setting}: {error[1]}")
+                    if schema:
+                        settings[setting] = numbers_as_floats(schema, value)
+                    if section == "training":
+                        _refuse_if_ignored(f"{key}.{setting}", card, config, option, value)
+                name = f"{model}/{point_label(settings)}"
                 resolve_architecture(
-                    variant_spec(config, experiment, name)["architecture"],
+                    _point_spec(config, experiment, model, settings)["architecture"],
                     card.family.architectures,
                     card.family.default_architecture,
                     f"{key} ({name}) architecture",
                 )
+                if _is_the_variant(config, experiment, model, settings):
+                    continue  # the variant's own run, already a target
+                run = repr(run_settings(_point_spec(config, experiment, model, settings)))
+                earlier = runs.get(run) or names.get(name)
+                if earlier:
+                    raise ConfigError(
+                        f"{earlier} and {key}: both mean the run {name!r} of {experiment}; "
+                        "keep one (a sweep of the default config is switched off with "
+                        "enabled: false)"
+                    )
+                runs[run] = names[name] = key
 
 
 def _check_carbon(carbon: dict[str, Any]) -> None:

@@ -52,3 +52,62 @@ def fill_defaults(schema: Mapping[str, Any], instance: Any) -> Any:
     for _ in filler(schema).iter_errors(instance):
         pass
     return instance
+
+
+def numbers_as_floats(schema: Mapping[str, Any], instance: Any) -> Any:
+    """``instance`` (valid) with every int where ``schema`` says ``number`` as a float, so that
+    ``lr: 1`` and ``lr: 1.0`` are one setting: one Snakemake param, one sweep-point name.
+
+    A number in an ``enum`` takes the enum's spelling. Follows local ``$ref``s, ``allOf``, the
+    branch of ``oneOf``/``anyOf`` that the value matches, ``properties``,
+    ``additionalProperties``, ``prefixItems`` and ``items``; ``integer`` keys keep ints.
+    """
+
+    definitions = {"$defs": schema.get("$defs", {})}  # what a branch's $ref points into
+
+    def resolved(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in node:
+            target: Any = schema
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return node
+
+    def walk(node: Mapping[str, Any], value: Any) -> Any:
+        node = resolved(node)
+        for part in node.get("allOf", []):
+            value = walk(part, value)
+        for alternatives in (node.get("oneOf", []), node.get("anyOf", [])):
+            matching = [b for b in alternatives if first_error({**definitions, **b}, value) is None]
+            value = walk(matching[0], value) if matching else value
+        if isinstance(value, bool):
+            return value
+        if node.get("type") == "number" and isinstance(value, int):
+            return float(value)
+        if "enum" in node and isinstance(
+            value, int | float
+        ):  # as the enum spells it: 1e4 -> 1.0e+4
+            return next((m for m in node["enum"] if m == value and not isinstance(m, bool)), value)
+        if isinstance(value, dict):
+            properties, extra = node.get("properties", {}), node.get("additionalProperties")
+            return {
+                key: walk(properties[key], item)
+                if key in properties
+                else walk(extra, item)
+                if isinstance(extra, Mapping)
+                else item
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            prefix, items = node.get("prefixItems", []), node.get("items")
+            return [
+                walk(prefix[index], item)
+                if index < len(prefix)
+                else walk(items, item)
+                if isinstance(items, Mapping)
+                else item
+                for index, item in enumerate(value)
+            ]
+        return value
+
+    return walk(schema, instance)
