@@ -15,6 +15,8 @@ reading carries the job's own CPU time (process + waited children, user + system
 machine's busy CPU time over the job, and a *process-attributed* energy derived from the job's
 own use (see :func:`attributed_energy_kwh`), which others' load does not inflate.
 
+What it reads of codecarbon beyond its public API is in
+:mod:`workflow_scripts.codecarbon_internals`, checked against the versions it was tested with.
 This module does not import torch, so jobs can start the tracker's hardware probe while torch
 is still importing.
 """
@@ -23,24 +25,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import resource
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from workflow_scripts.codecarbon_internals import (
+    CpuRamPower,
+    describe_energy_method,
+    power_model,
+    require_internals,
+    running_totals_kwh,
+)
 from workflow_scripts.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# codecarbon's CPU tracking modes, and whether their numbers are read from hardware counters.
-_CPU_MODES = {
-    "intel_rapl": ("RAPL energy counters", True),
-    "intel_power_gadget": ("Intel Power Gadget", True),
-    "cpu_load": ("load-based estimate (TDP x utilisation)", False),
-    "constant": ("constant TDP estimate", False),
-}
 _JOULES_PER_KWH = 3.6e6
 
 # Names of the energy figure the analysis uses (the ``*_energy_figure`` columns).
@@ -133,16 +134,6 @@ def attributed_energy_kwh(
 
 
 @dataclasses.dataclass(frozen=True)
-class CpuRamPower:
-    """The power model codecarbon applies on this machine: CPU TDP, RAM power, core count."""
-
-    cpu_watts: float
-    ram_watts: float
-    cpu_count: int
-    cpu_is_estimate: bool
-
-
-@dataclasses.dataclass(frozen=True)
 class EnergyReading:
     """Totals of one measured stage, in the units their names carry, all without PUE.
 
@@ -229,50 +220,6 @@ class EnergyReading:
         }
 
 
-def describe_energy_method(tracker: Any) -> tuple[str, bool]:
-    """How codecarbon got its numbers on this machine, and whether they are estimates."""
-    parts = []
-    is_estimate = False
-    for device in getattr(tracker, "_hardware", []):
-        kind = type(device).__name__
-        if kind == "CPU":
-            label, measured = _CPU_MODES.get(getattr(device, "_mode", ""), ("unknown mode", False))
-            parts.append(f"CPU: {label}")
-            is_estimate |= not measured
-        elif kind == "GPU":
-            parts.append("GPU: NVML readings")
-        elif kind == "RAM":
-            parts.append("RAM: modelled from installed memory")
-            is_estimate = True
-        else:
-            parts.append(f"{kind}: codecarbon default")
-            is_estimate = True
-    if not parts:  # codecarbon's internals changed: claim nothing
-        parts.append("hardware not identified")
-        is_estimate = True
-    import codecarbon
-
-    return f"codecarbon {codecarbon.__version__} ({'; '.join(parts)})", is_estimate
-
-
-def power_model(tracker: Any) -> CpuRamPower | None:
-    """codecarbon's CPU TDP, RAM power and core count on this machine, or None where its
-    internals are not as expected (then no process-attributed figure is claimed)."""
-    cpu = ram = None
-    for device in getattr(tracker, "_hardware", []):
-        kind = type(device).__name__
-        cpu = device if kind == "CPU" else cpu
-        ram = device if kind == "RAM" else ram
-    try:
-        cpu_watts = float(cpu._tdp)  # type: ignore[union-attr]
-        cpu_count = int(getattr(cpu, "_cpu_count", 0) or os.cpu_count() or 1)
-        ram_watts = float(ram.total_power().W) if ram is not None else 0.0
-        mode = cpu._mode  # type: ignore[union-attr]
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return CpuRamPower(cpu_watts, ram_watts, cpu_count, not _CPU_MODES.get(mode, ("", False))[1])
-
-
 def usage_now() -> tuple[float, float]:
     """(this process's CPU time incl. waited children, the machine's busy CPU time), seconds."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -334,7 +281,12 @@ class EnergyMeter:
             output_methods=[OutputMethod.CSV],
         )
         self._tracker.start()
-        # codecarbon sets up its hardware on start
+        try:  # codecarbon sets up its hardware on start
+            require_internals(self._tracker)
+        except Exception:
+            self._tracker.stop()
+            self.output_csv.unlink(missing_ok=True)
+            raise
         self._method = describe_energy_method(self._tracker)
         self._power = power_model(self._tracker)
         self._started = time.perf_counter()
@@ -369,15 +321,9 @@ class EnergyMeter:
 
     def spent_so_far(self) -> dict[str, float | None]:
         """Wall time, energies (kWh, by component, machine-wide and process-attributed) and CPU
-        times since start, from the tracker's running totals (no public API gives them without
-        writing CSV rows). Keys as :data:`NOTHING_SPENT`."""
-        tracker = self._tracker
-        tracker._measure_power_and_energy_if_stale()
+        times since start, from the tracker's running totals. Keys as :data:`NOTHING_SPENT`."""
         reading = self._totals(
-            time.perf_counter() - self._started,
-            float(tracker._total_cpu_energy.kWh),
-            float(tracker._total_gpu_energy.kWh),
-            float(tracker._total_ram_energy.kWh),
+            time.perf_counter() - self._started, *running_totals_kwh(self._tracker)
         )
         return spent_of(reading)
 
