@@ -1,7 +1,8 @@
 # Analysis: the study's question from the cached per-run files (no re-training; seconds).
 # Per experiment: statistics over seeds, Pareto fronts, break-even, energy to target, scores
 # (results/{experiment}/analysis/*.csv) and the lifecycle figures; over all experiments: the
-# claims table (results/claims.csv) and the overview figure.
+# claims table (results/claims.csv, from the per-run tables and learning curves, not only the
+# statistics: its tests and effect sizes need each seed) and the overview figure.
 
 
 rule analyze:
@@ -43,7 +44,10 @@ rule analyze:
 
 rule claims:
     input:
-        statistics=[analysis_table(e, "statistics") for e in ANALYSED],
+        **{
+            table: [analysis_table(e, table) for e in ANALYSED]
+            for table in ("runs", "statistics", "run_curves")
+        },
     output:
         claims=report(
             "results/claims.csv",
@@ -59,6 +63,8 @@ rule claims:
     params:
         step="claims",
         experiments=ANALYSED,
+        plateau_tolerance=config["analysis"]["plateau_tolerance"],
+        significance_level=config["analysis"]["significance_level"],
     script:
         "../workflow_scripts/scripts/analyze.py"
 

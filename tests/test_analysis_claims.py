@@ -1,13 +1,17 @@
-"""The claims table: verdicts from synthetic analysis tables, and verdicts that flip when the
-numbers do."""
+"""The claims table: parts and verdicts from synthetic and hand-made per-run tables and learning
+curves, cost judged at matched accuracy, and verdicts that flip when the numbers do."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
-from test_analysis_tables import OSCILLATOR, analyzed, synthetic_summary
+from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
-from workflow_scripts.analysis.claims import check_claims
+from workflow_scripts.analysis.claims import COLUMNS, check_claims, seed_limits
+from workflow_scripts.analysis.evidence import Evidence
+from workflow_scripts.analysis.matched_cost import CurveCost, FrontDominance
+from workflow_scripts.analysis.statistics import summarize_over_seeds
 
 BURGERS = {
     "mlp": ("none", 1e-3, 4e-3, 1e-9),
@@ -17,143 +21,271 @@ BURGERS = {
 }
 SHEAR_FLOW = {  # (bias, VRMSE^2 as test_mse, train kWh, inference kWh)
     "unet": ("none", 0.3**2, 1e-2, 1e-6),
-    "unet_physloss": ("weak", 0.32**2, 1.2e-2, 1e-6),
+    "unet_physloss": ("weak", 0.6**2, 1.2e-2, 1e-6),
     "flow_matching": ("weak", 0.8**2, 8e-3, 2e-5),
     "fno": ("strong", 0.5**2, 1.5e-3, 4e-6),
     "fno_divfree": ("strong", 0.55**2, 1.7e-3, 5e-6),
 }
-# The U-Net's width sweep: error / scale, training energy x scale.
+# Sweeps: error / scale, training energy x scale.
 UNET_WIDTHS = {"unet": {"width4": 0.2, "width8": 0.3}}
+BUDGETS = {"mlp": {"steps250": 0.5}, "pinn": {"steps250": 0.5}}
 EXPECTED = {
     ("1", "oscillator"): "supported",
     ("2", "burgers"): "supported",
     ("3", "shear_flow"): "supported",
     ("4", "shear_flow"): "supported",
     ("5", "shear_flow"): "supported",
-    ("6", "oscillator"): "supported",
-    ("6", "burgers"): "contradicted",  # the C-PINN trains longer than the D-PINN
-    ("6", "shear_flow"): "contradicted",  # the U-Net with a physics loss costs more than the U-Net
+    ("6", "oscillator"): "inconclusive",  # equal inference costs: tau's interval spans 0
+    ("6", "burgers"): "inconclusive",
+    ("6", "shear_flow"): "supported",
     ("7", "shear_flow"): "supported",
+}
+SUMMARIES = {
+    "oscillator": lambda seeds: synthetic_summary(
+        "oscillator", OSCILLATOR, seeds=seeds, points=BUDGETS
+    ),
+    "burgers": lambda seeds: synthetic_summary("burgers", BURGERS, seeds=seeds),
+    "shear_flow": lambda seeds: synthetic_summary(
+        "shear_flow", SHEAR_FLOW, seeds=seeds, points=UNET_WIDTHS
+    ),
 }
 
 
-def _statistics(include: tuple[str, ...] = ("oscillator", "burgers", "shear_flow")) -> dict:
-    summaries = {
-        "oscillator": synthetic_summary(
-            "oscillator", {**OSCILLATOR, "pinn_hard": ("strong", 1e-4, 5e-4, 5e-9)}
-        ),
-        "burgers": synthetic_summary("burgers", BURGERS),
-        "shear_flow": synthetic_summary("shear_flow", SHEAR_FLOW, points=UNET_WIDTHS),
-    }
-    return {
-        name: analyzed(summary)["statistics"]
-        for name, summary in summaries.items()
-        if name in include
-    }
+def _tables(seeds: int = 3, include=tuple(SUMMARIES)) -> dict[str, dict[str, pd.DataFrame]]:
+    tables = {}
+    for name in include:
+        summary = SUMMARIES[name](seeds)
+        tables[name] = analyzed(summary, synthetic_histories(summary))
+    return tables
+
+
+def _check(tables: dict) -> pd.DataFrame:
+    return check_claims(
+        {n: t["runs"] for n, t in tables.items()},
+        {n: t["statistics"] for n, t in tables.items()},
+        {n: t["run_curves"] for n, t in tables.items()},
+        tracked_error="val_mse",
+    )
 
 
 @pytest.fixture(scope="module")
-def statistics() -> dict[str, pd.DataFrame]:
-    return _statistics()
+def tables() -> dict:
+    return _tables()
+
+
+@pytest.fixture(scope="module")
+def claims(tables) -> pd.DataFrame:
+    return _check(tables)
 
 
 def _verdicts(table: pd.DataFrame) -> dict[tuple[str, str], str]:
-    return {(r.claim_id, r.experiment): r.verdict for r in table.itertuples()}
+    first = table.drop_duplicates(["claim_id", "experiment"])
+    return {(r.claim_id, r.experiment): r.claim_verdict for r in first.itertuples()}
 
 
-def _set(
-    statistics: dict,
-    experiment: str,
-    models: str | tuple[str, ...],
-    metric: str,
-    median: float,
-    spread: float = 0.05,
-) -> dict:
-    """A copy of the statistics with one figure of some models replaced (median, interval
-    +-spread)."""
+def _scaled(tables: dict, experiment: str, models, columns, factor: float) -> dict:
+    """A copy of the tables with some columns of some models' runs and learning curves
+    multiplied by ``factor``."""
     models = (models,) if isinstance(models, str) else models
-    changed = {name: table.copy() for name, table in statistics.items()}
-    table = changed[experiment]
-    rows = table["model"].isin(models) & (table["metric"] == metric) & (table["point"] == "base")
-    assert rows.sum() == len(models)
-    table.loc[rows, ["median", "ci_low", "ci_high"]] = [
-        median,
-        median * (1 - spread),
-        median * (1 + spread),
-    ]
+    changed = {name: dict(t) for name, t in tables.items()}
+    for table in ("runs", "run_curves"):
+        frame = changed[experiment][table].copy()
+        rows = frame["model"].isin(models)
+        for column in set(columns) & set(frame.columns):
+            frame.loc[rows, column] *= factor
+        changed[experiment][table] = frame
     return changed
 
 
-def test_claims_table_has_every_claim_with_numbers_and_sources(statistics) -> None:
-    table = check_claims(statistics)
-    assert list(table.columns) == [
-        "claim_id",
-        "experiment",
-        "claim",
-        "verdict",
-        "numbers",
-        "reason",
-        "source",
-    ]
-    assert _verdicts(table) == EXPECTED
-    assert table["source"].str.contains("2509.24517").all()
-    one = table.set_index("claim_id").loc["1"]
-    assert "pinn" in one["numbers"] and "mlp" in one["numbers"] and "(n=5)" in one["numbers"]
+def test_every_claim_has_its_parts_verdicts_effects_and_a_sentence(claims) -> None:
+    assert list(claims.columns) == COLUMNS
+    assert _verdicts(claims) == EXPECTED
+    assert claims["source"].str.contains("2509.24517").all()
+    one = claims[claims["claim_id"] == "1"]
+    assert set(one["part"]) == {
+        "accuracy: far better extrapolation",
+        "cost: lower training carbon at matched accuracy",
+        "training CO2 at an equal step budget (secondary: a physics step costs more by "
+        "construction)",
+    }
+    assert one["decides"].tolist() == [True, True, True, False]
+    assert (one["statistic"] == "ratio of medians").all()
+    assert one["p_value"].between(0, 1).all() and (one["n_a"] == 3).all()
+    # The secondary part is not in the Holm family.
+    assert one.loc[~one["decides"], "p_holm"].isna().all()
+    sentence = one["sentence"].iloc[0]
+    assert sentence.startswith("Supported: ")
+    assert "pinn@steps250 reaches" in sentence and "its training CO2" in sentence
+    # Every number in the sentence is in the table's numbers too: medians from the runs.
+    assert "(n=3)" in one["numbers"].iloc[0]
+
+
+def test_a_dearer_step_dominant_across_its_sweep_is_cheaper_at_matched_accuracy() -> None:
+    # The PINN costs 3x the MLP per step (equal budgets: 3x the carbon), yet its 250-step
+    # point is more accurate than the MLP's best at less carbon than the MLP's best.
+    points = {  # model, point -> (error, cost per seed)
+        ("mlp", "steps250"): ([3.0, 3.1, 2.9], [0.5, 0.52, 0.49]),
+        ("mlp", "base"): ([2.0, 2.1, 1.9], [4.0, 4.1, 3.9]),
+        ("pinn", "steps250"): ([0.004, 0.0042, 0.0041], [1.5, 1.55, 1.52]),
+        ("pinn", "base"): ([0.002, 0.0021, 0.0019], [12.0, 12.2, 11.9]),
+    }
+    evidence = _hand_made(points)
+    [result] = FrontDominance("test_mse", "train_co2_g", ("pinn",), ("mlp",)).evaluate(evidence)
+    assert result.verdict == "supported"
+    assert result.phrase.startswith("pinn@steps250 reaches 488x lower test MSE than mlp (mlp's")
+    assert result.effect.estimate == pytest.approx(1.52 / 4.0)
+    # At an equal budget the PINN is dearer: that comparison would have said the opposite.
+    flipped = _hand_made({k: (e, c) for k, (e, c) in points.items() if k[1] == "base"})
+    [equal] = FrontDominance("test_mse", "train_co2_g", ("pinn",), ("mlp",)).evaluate(flipped)
+    assert equal.verdict == "inconclusive" and "more accurate costs more" in equal.reason
+
+
+def test_a_variant_that_never_reaches_the_rivals_error_is_not_cheaper() -> None:
+    # The MLP costs a tenth of the PINN but never reaches the PINN's error.
+    points = {
+        ("mlp", "base"): ([1.0, 1.1, 0.9], [0.1, 0.11, 0.09]),
+        ("pinn", "base"): ([0.01, 0.011, 0.009], [1.0, 1.1, 0.9]),
+    }
+    evidence = _hand_made(points)
+    [result] = FrontDominance("test_mse", "train_co2_g", ("mlp",), ("pinn",)).evaluate(evidence)
+    assert result.verdict == "inconclusive" and "more accurate costs more" in result.reason
+    # Along the learning curves the common level is the MLP's best (1.0, reached by 2 of its
+    # 3 seeds): the seed that never gets there counts as +inf, so the MLP's 4x lower median
+    # energy is no "cheaper" either.
+    [along] = CurveCost(("mlp",), ("pinn",)).evaluate(evidence)
+    assert along.effect.estimate == pytest.approx(0.25) and along.effect.high == np.inf
+    assert along.verdict == "inconclusive" and "mlp 0.1 [0.09, inf]" in along.numbers
+
+
+def _hand_made(points: dict) -> Evidence:
+    """Evidence from per-seed (error, cost) of each (model, point), with learning curves
+    from 10 down to each run's error, energy growing linearly to its cost."""
+    runs, curves = [], []
+    for (model, point), (errors, costs) in points.items():
+        for seed, (error, cost) in enumerate(zip(errors, costs, strict=True)):
+            bias = "none" if model == "mlp" else "weak"
+            runs.append(
+                {
+                    "experiment": "oscillator",
+                    "model": model,
+                    "point": point,
+                    "physics_bias": bias,
+                    "seed": seed,
+                    "test_mse": error,
+                    "train_co2_g": cost,
+                    "train_energy_kwh": cost,
+                }
+            )
+            fraction = np.linspace(0, 1, 11)
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "experiment": "oscillator",
+                        "model": model,
+                        "point": point,
+                        "seed": seed,
+                        "step": np.arange(11),
+                        "val_mse": 10 ** (1 - fraction) * error**fraction,
+                        "energy_kwh": cost * fraction,
+                    }
+                )  # fmt: skip
+            )
+    runs = pd.DataFrame(runs)
+    return Evidence(
+        "oscillator",
+        runs,
+        summarize_over_seeds(runs),
+        pd.concat(curves, ignore_index=True),
+        tracked_error="val_mse",
+        plateau_tolerance=0.1,
+    )
 
 
 @pytest.mark.parametrize(
-    ("claim", "experiment", "model", "metric", "median"),
+    ("claim", "experiment", "models", "columns", "factor"),
     [
-        ("1", "oscillator", "pinn", "test_mse", 1.0),  # the PINN now extrapolates worse
-        ("2", "burgers", "pinn", "test_mse", 1e-12),  # the B-PINN now beats the C-PINN
-        ("3", "shear_flow", "fno", "vrmse", 0.1),  # an FNO now beats both U-Nets
-        ("4", "shear_flow", "unet", "train_co2_g", 1e-4),  # the U-Net now trains cheapest
-        ("5", "shear_flow", "fno", "inference_co2_g_per_prediction", 1e-8),
-        ("6", "oscillator", "pinn_hard", "train_co2_g", 10.0),  # strong prior, most carbon
-        # the cheap priors now cost more than the U-Net at any width
-        ("7", "shear_flow", ("fno", "fno_divfree"), "train_co2_g", 100.0),
+        ("1", "oscillator", "pinn", ["test_extrap_mse"], 1e4),  # the PINN extrapolates worse
+        ("2", "burgers", "pinn", ["test_mse"], 1e-6),  # the B-PINN now beats the C-PINN
+        ("3", "shear_flow", "fno", ["vrmse"], 1e-2),  # an FNO now beats both U-Nets
+        # the FNOs now train dearest, also at matched accuracy
+        ("4", "shear_flow", ("fno", "fno_divfree"), ["train_co2_g", "energy_kwh"], 100.0),
+        ("5", "shear_flow", "fno", ["inference_co2_g_per_prediction"], 1e-3),
+        # the priors now cost far more along their curves than the U-Net at any width
+        (
+            "7",
+            "shear_flow",
+            ("fno", "fno_divfree", "flow_matching", "unet_physloss"),
+            ["energy_kwh"],
+            100.0,
+        ),
     ],
 )
 def test_a_verdict_flips_with_its_numbers(
-    statistics, claim, experiment, model, metric, median
+    tables, claims, claim, experiment, models, columns, factor
 ) -> None:
-    changed = check_claims(_set(statistics, experiment, model, metric, median))
+    assert _verdicts(claims)[(claim, experiment)] == "supported"
+    changed = _check(_scaled(tables, experiment, models, columns, factor))
     assert _verdicts(changed)[(claim, experiment)] == "contradicted"
-    assert _verdicts(check_claims(statistics))[(claim, experiment)] == "supported"
 
 
-def test_overlapping_intervals_are_inconclusive(statistics) -> None:
-    # The PINN's error interval now reaches the MLP's.
-    table = statistics["oscillator"]
-    mlp = table[(table["model"] == "mlp") & (table["metric"] == "test_mse")]["median"].iloc[0]
-    changed = _set(statistics, "oscillator", "pinn", "test_mse", mlp / 2, spread=0.9)
-    row = check_claims(changed).set_index(["claim_id", "experiment"]).loc[("1", "oscillator")]
-    assert row["verdict"] == "inconclusive" and "overlap" in row["reason"]
-    # Lower by less than the 10x "far better" claims: inconclusive too, and says so.
-    changed = _set(statistics, "oscillator", "pinn", "test_mse", mlp / 3)
-    row = check_claims(changed).set_index(["claim_id", "experiment"]).loc[("1", "oscillator")]
-    assert row["verdict"] == "inconclusive" and "less than the 10x" in row["reason"]
+def test_claim_6_reads_the_prior_ordering_as_a_rank_correlation(tables, claims) -> None:
+    shear = claims[(claims["claim_id"] == "6") & (claims["experiment"] == "shear_flow")]
+    assert (shear["statistic"] == "Kendall tau").all()
+    training = shear[shear["part"].str.startswith("training: ")].iloc[0]
+    assert training["estimate"] < 0 and training["ci_high"] < 0
+    # Strong priors made dearest to train at matched accuracy: the correlation turns.
+    changed = _check(_scaled(tables, "shear_flow", ("fno", "fno_divfree"), ["energy_kwh"], 1e3))
+    row = changed[(changed["claim_id"] == "6") & (changed["experiment"] == "shear_flow")]
+    assert row["part_verdict"].iloc[0] == "contradicted"
 
 
-def test_what_is_missing_is_said() -> None:
-    statistics = _statistics(include=("oscillator", "shear_flow"))
-    # No sweep points: claim 7 lacks the data-driven model's width sweep.
-    shear = statistics["shear_flow"]
-    statistics["shear_flow"] = shear[shear["point"] == "base"]
-    table = check_claims(statistics).set_index(["claim_id", "experiment"])
-    assert table.loc[("2", "burgers"), "verdict"] == "inconclusive"
-    assert table.loc[("2", "burgers"), "reason"] == "experiment burgers not run"
-    assert table.loc[("7", "shear_flow"), "verdict"] == "inconclusive"
-    assert "no sweep of unet's width" in table.loc[("7", "shear_flow"), "reason"]
-    # A variant the claim names was not run.
-    osc = statistics["oscillator"]
-    statistics["oscillator"] = osc[osc["model"] != "pinn"]
-    row = check_claims(statistics).set_index(["claim_id", "experiment"]).loc[("1", "oscillator")]
-    assert row["verdict"] == "inconclusive" and "variant pinn not run" in row["reason"]
+def test_overlap_and_a_missed_factor_are_inconclusive_and_say_so(tables) -> None:
+    # The PINN only 3x better than the MLP: lower in every seed, short of the 10x claimed.
+    mlp = tables["oscillator"]["runs"].query("model == 'mlp'")["test_extrap_mse"].min()
+    pinn = tables["oscillator"]["runs"].query("model == 'pinn'")["test_extrap_mse"].max()
+    changed = _check(_scaled(tables, "oscillator", "pinn", ["test_extrap_mse"], mlp / pinn / 3))
+    accuracy = changed[changed["part"] == "accuracy: far better extrapolation"].iloc[0]
+    assert accuracy["verdict"] == "inconclusive" and "less than the 10x" in accuracy["reason"]
 
 
-def test_one_seed_gives_no_interval_and_no_verdict() -> None:
-    summary = synthetic_summary("oscillator", OSCILLATOR, seeds=1)
-    table = check_claims({"oscillator": analyzed(summary)["statistics"]})
-    row = table.set_index(["claim_id", "experiment"]).loc[("1", "oscillator")]
-    assert row["verdict"] == "inconclusive" and "fewer than 2 seeds" in row["reason"]
+def test_what_is_missing_is_said(tables) -> None:
+    only = {name: tables[name] for name in ("oscillator", "shear_flow")}
+    # No width sweep: claim 7 lacks the data-driven model's sweep.
+    shear = dict(only["shear_flow"])
+    shear["runs"] = shear["runs"][shear["runs"]["point"] == "base"]
+    only["shear_flow"] = shear
+    # The oscillator's summary before test_extrap_mse existed.
+    oscillator = dict(only["oscillator"])
+    oscillator["runs"] = oscillator["runs"].drop(columns="test_extrap_mse")
+    only["oscillator"] = oscillator
+    table = _check(only)
+    burgers = table[table["experiment"] == "burgers"]  # claims 2 and 6
+    assert burgers["claim_verdict"].tolist() == ["inconclusive"] * 2
+    assert burgers["reason"].tolist() == ["experiment burgers not run"] * 2
+    seven = table[(table["claim_id"] == "7") & table["decides"].astype(bool)].iloc[0]
+    assert seven["verdict"] == "inconclusive" and "no sweep of unet's width" in seven["reason"]
+    one = table[table["part"] == "accuracy: far better extrapolation"].iloc[0]
+    assert one["reason"] == (
+        "missing: column test_extrap_mse missing from the oscillator runs table"
+    )
+    assert one["claim_verdict"] == "inconclusive"
+
+
+def test_one_seed_gives_no_interval_and_says_so() -> None:
+    table = _check(_tables(seeds=1, include=("oscillator",)))
+    one = table[table["claim_id"] == "1"]
+    assert (one["claim_verdict"] == "inconclusive").all()
+    assert "one seed: no interval" in one["reason"].iloc[0]
+    assert "nan" not in " ".join(table["sentence"]) + " ".join(table["numbers"].fillna(""))
+    assert "one seed: no interval" in one["numbers"].iloc[0]
+    assert seed_limits(table).startswith("One seed")
+
+
+def test_what_three_seeds_can_show_is_said(claims) -> None:
+    text = seed_limits(claims)
+    assert "With 3 vs 3 seeds the smallest exact one-sided p-value is 1/20 = 0.05" in text
+    assert "no comparison of a claim with 2 or more can reach 0.05" in text
+    decided = claims[claims["decides"].astype(bool) & claims["p_holm"].notna()]
+    family = decided.groupby(["claim_id", "experiment"])["p_value"].transform("size")
+    assert not decided.loc[family >= 2, "significant"].any()  # as the text says
+    assert (decided["p_holm"] >= decided["p_value"]).all()

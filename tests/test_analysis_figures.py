@@ -125,14 +125,18 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
     claims = tmp_path / "claims.csv"
     job = _Job(
         tmp_path,
-        input={"statistics": [outputs["statistics"]]},
+        input={name: [outputs[name]] for name in ("runs", "statistics", "run_curves")},
         output={"claims": str(claims)},
-        params={"step": "claims", "experiments": ["oscillator"]},
+        params={
+            "step": "claims",
+            "experiments": ["oscillator"],
+            "plateau_tolerance": 0.1,
+            "significance_level": 0.05,
+        },
     )
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
-    verdicts = pd.read_csv(claims, dtype={"claim_id": str}).set_index(["claim_id", "experiment"])[
-        "verdict"
-    ]
+    table = pd.read_csv(claims, dtype={"claim_id": str}).drop_duplicates(["claim_id", "experiment"])
+    verdicts = table.set_index(["claim_id", "experiment"])["claim_verdict"]
     assert verdicts[("1", "oscillator")] == "supported"
     assert verdicts[("3", "shear_flow")] == "inconclusive"
 

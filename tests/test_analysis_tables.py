@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workflow_scripts.analysis import TABLES
-from workflow_scripts.analysis.pipeline import analyze_experiment, read_histories
+from workflow_scripts.analysis.pipeline import analyze_experiment, read_histories, write_tables
 from workflow_scripts.experiments import experiment_card
 
 GRID_G_PER_KWH = 445.0 * 1.58  # the default carbon settings: CO2 = energy x PUE x intensity
@@ -54,6 +54,7 @@ def synthetic_summary(
                         "seed": seed,
                         "n_parameters": 1000 * scale,
                         "test_mse": row_error,
+                        "test_extrap_mse": 2 * row_error,
                         "vrmse": np.sqrt(row_error),
                         "test_rel_l2": np.sqrt(row_error),
                         "train_energy_kwh": train,
@@ -78,8 +79,8 @@ def synthetic_summary(
 
 
 def synthetic_histories(summary: pd.DataFrame, n_steps: int = 20) -> pd.DataFrame:
-    """A learning curve per run: error decays geometrically from 1 to the run's test_mse
-    while cumulative energy grows linearly to its training energy."""
+    """A learning curve per run: the validation error decays geometrically from 1 to the
+    run's test_mse while cumulative energy grows linearly to its training energy."""
     frames = []
     for run in summary.itertuples():
         fraction = np.linspace(0.0, 1.0, n_steps + 1)
@@ -93,7 +94,7 @@ def synthetic_histories(summary: pd.DataFrame, n_steps: int = 20) -> pd.DataFram
                     "step": np.arange(n_steps + 1) * 10,
                     "phase": "adam",
                     "loss": run.test_mse**fraction,
-                    "test_mse": run.test_mse**fraction,
+                    "val_mse": run.test_mse**fraction,
                     "elapsed_s": fraction * run.train_wall_s,
                     "energy_kwh": fraction * run.train_energy_kwh,
                 }
@@ -144,11 +145,27 @@ def test_analyze_experiment_makes_every_table_with_units_in_the_names(tmp_path) 
         run.drop(columns=["experiment", "model", "point", "seed"]).to_csv(path, index=False)
         paths.append(path)
     read = read_histories(paths, summary)
-    columns = ["model", "point", "seed", "step", "test_mse"]
+    columns = ["model", "point", "seed", "step", "val_mse"]
     assert (
         read.sort_values(columns[:4])[columns]
         .reset_index(drop=True)
         .equals(histories.sort_values(columns[:4])[columns].reset_index(drop=True))
+    )
+
+
+def test_degenerate_runs_give_tables_with_their_headers(tmp_path) -> None:
+    # One variant (no pair to break even), one seed, no learning curves.
+    summary = synthetic_summary("oscillator", {"mlp": OSCILLATOR["mlp"]}, seeds=1)
+    tables = analyzed(summary)
+    paths = {name: tmp_path / f"{name}.csv" for name in TABLES}
+    write_tables(tables, paths)
+    for name, path in paths.items():
+        read = pd.read_csv(path)  # no EmptyDataError: a header at least
+        assert list(read.columns) == list(tables[name].columns), name
+    assert pd.read_csv(paths["break_even"]).empty
+    assert "cheaper_to_train" in pd.read_csv(paths["break_even"]).columns
+    assert {"level", "train_energy_kwh_to_target_median"} <= set(
+        pd.read_csv(paths["energy_to_target"]).columns
     )
 
 

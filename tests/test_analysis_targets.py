@@ -11,6 +11,7 @@ from workflow_scripts.analysis.targets import (
     default_levels,
     energy_to_target,
     majority_best,
+    plateau_energy,
     round_up,
 )
 
@@ -22,7 +23,7 @@ def _history(model: str, seed: int, errors: list[float], energies: list[float]) 
             "model": model,
             "seed": seed,
             "step": np.arange(len(errors)),
-            "test_mse": errors,
+            "val_mse": errors,
             "energy_kwh": energies,
         }
     )
@@ -66,7 +67,7 @@ def test_energy_to_target_by_hand() -> None:
     assert table.loc[("a", 0.032), "n_reached"] == 0
     assert np.isinf(table.loc[("a", 0.032), "train_energy_kwh_to_target_median"])
     assert table.loc[("b", 0.01), "train_energy_kwh_to_target_median"] == 10.0
-    assert set(table["tracked_error"]) == {"test_mse"}
+    assert set(table["tracked_error"]) == {"val_mse"}
     # Levels from the config replace the defaults.
     assert set(energy_to_target(_histories(), [0.5])["level"]) == {0.5}
 
@@ -91,3 +92,17 @@ def test_curve_bands_interpolate_in_log_log_without_extrapolating() -> None:
     assert bands.loc[100.0, "n_seeds"] == 1 and bands.loc[100.0, "error_median"] == pytest.approx(
         0.01
     )
+
+
+def test_the_plateau_is_the_first_evaluation_within_the_tolerance_of_the_final_error() -> None:
+    errors = [1.0, 0.5, 0.12, 0.105, 0.2, 0.1]  # final 0.1; within 10 %: <= 0.11
+    run = _history("a", 0, errors, [0, 1, 2, 3, 4, 5])
+    plateau = plateau_energy(run, "val_mse", tolerance=0.1).iloc[0]
+    assert (plateau["final_error"], plateau["plateau_step"]) == (0.1, 3)
+    assert (plateau["plateau_error"], plateau["plateau_energy_kwh"]) == (0.105, 3)
+    # No tolerance: the first evaluation at or below the final error itself.
+    assert plateau_energy(run, "val_mse", tolerance=0.0).iloc[0]["plateau_step"] == 5
+    # A wide one: where the curve first came within 50 % (0.12 <= 0.15).
+    assert plateau_energy(run, "val_mse", tolerance=0.5).iloc[0]["plateau_energy_kwh"] == 2
+    with pytest.raises(ValueError, match="at least 0"):
+        plateau_energy(run, "val_mse", tolerance=-0.1)

@@ -46,17 +46,41 @@ def _summary(estimate: bool = True) -> pd.DataFrame:
 
 
 def _claims() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "claim_id": [1, 2],
-            "experiment": ["oscillator", "burgers"],
-            "claim": ["The PINN extrapolates far better", "C-PINN <best> & cheapest"],
-            "verdict": ["supported", "inconclusive"],
-            "numbers": ["test_mse: pinn 0.002 [0.001, 0.003] (n=3)", float("nan")],
-            "reason": ["pinn significantly lower (100x)", "experiment burgers not run"],
-            "source": ["paper.md", "paper.md"],
-        }
-    )
+    """A claims table as claims.check_claims writes it: a claim with an accuracy part, a cost
+    part and a secondary part, and a claim whose experiment did not run."""
+    nan = float("nan")
+    one = {
+        "claim_id": 1,
+        "experiment": "oscillator",
+        "claim": "The PINN extrapolates far better",
+        "claim_verdict": "supported",
+        "sentence": "Supported: pinn@steps250 reaches 470x lower extrapolation MSE than mlp.",
+        "pair": "pinn vs mlp",
+        "statistic": "ratio of medians",
+        "n_a": 3,
+        "n_b": 3,
+        "source": "paper.md",
+    }
+    rows = [
+        {**one, "part": "accuracy", "decides": True, "part_verdict": "supported",
+         "comparison": "extrapolation MSE at each variant's best", "verdict": "supported",
+         "estimate": 0.00213, "ci_low": 0.0017, "ci_high": 0.0026, "p_value": 0.05,
+         "p_holm": 0.15, "significant": False, "numbers": "pinn 0.0042 [0.0032, 0.0047] (n=3)",
+         "reason": "pinn lower in every resample"},
+        {**one, "part": "cost", "decides": True, "part_verdict": "supported",
+         "comparison": "cost at matched accuracy across sweep points", "verdict": "supported",
+         "estimate": 0.4, "ci_low": 0.35, "ci_high": 0.46, "p_value": 0.05, "p_holm": 0.15,
+         "significant": False, "numbers": "", "reason": "no mlp configuration dominates"},
+        {**one, "part": "equal budget", "decides": False, "part_verdict": "contradicted",
+         "comparison": "training CO2 at each variant's base configuration",
+         "verdict": "contradicted", "estimate": 2.5, "ci_low": nan, "ci_high": nan,
+         "p_value": 1.0, "p_holm": nan, "significant": False, "numbers": "", "reason": ""},
+        {"claim_id": 2, "experiment": "burgers", "claim": "C-PINN <best> & cheapest",
+         "claim_verdict": "inconclusive", "sentence": "Inconclusive: experiment burgers not run.",
+         "decides": True, "verdict": "inconclusive", "reason": "experiment burgers not run",
+         "source": "paper.md"},
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize(
@@ -115,11 +139,24 @@ def test_a_changed_input_table_changes_the_page():
 
 
 def test_claims_are_escaped_and_their_verdicts_marked():
-    html = pages.to_html(pages.claims_table(_claims()))
+    html = pages.claims_page(_claims(), "Seeds per variant: oscillator: 3.")
     assert '<span class="verdict supported">supported</span>' in html
+    assert '<span class="verdict contradicted">contradicted</span>' in html  # secondary part
     assert '<span class="verdict inconclusive">inconclusive</span>' in html
     assert "C-PINN &lt;best&gt; &amp; cheapest" in html and "<best>" not in html
-    assert "<td>–</td>" in html  # no numbers for a claim whose experiment did not run
+    assert "ratio 0.00213 [0.0017, 0.0026]" in html  # the effect with its interval
+    assert "ratio 2.5 (one seed: no interval)" in html and "nan" not in html.lower()
+    assert "no (secondary)" in html
+    assert "1/20 = 0.05" in html  # what 3 seeds can show
+
+
+def test_the_start_page_gives_each_claim_its_sentence_comparisons_and_verdict():
+    start = pages.start_page(_claims(), "Seeds.", "Energy.")
+    assert start.count('<span class="verdict ') == 2  # one per claim, not per part
+    assert "pinn@steps250 reaches 470x lower extrapolation MSE than mlp." in start
+    # the deciding comparisons, not the secondary one
+    assert "cost at matched accuracy across sweep points" in start
+    assert "training CO2 at each variant&#x27;s base configuration" not in start
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from workflow_scripts.analysis.claims import seed_limits
 from workflow_scripts.analysis.statistics import order_statistic_coverage
 from workflow_scripts.files import atomic_path
 
@@ -50,6 +51,7 @@ HARDWARE_COLUMNS = {
     "tracking_mode": "tracking_mode",
 }
 MISSING = "–"
+VERDICTS = ("supported", "contradicted", "inconclusive")
 
 # CSS rules of the tables (selector, declarations): inline in each page, and scoped to the
 # fragment on the report's start page, which sits inside Snakemake's own page.
@@ -199,10 +201,67 @@ def energy_to_target_table(energy: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def format_effect(statistic: str, estimate: float, low: float, high: float) -> str:
+    """A comparison's effect: ``ratio 0.4 [0.35, 0.46]``, or "one seed: no interval"."""
+    if pd.isna(estimate):
+        return MISSING
+    what = "tau" if "tau" in str(statistic) else "ratio"
+    if pd.isna(low) or pd.isna(high):
+        return f"{what} {format_number(estimate)} (one seed: no interval)"
+    return f"{what} {format_interval(estimate, low, high)}"
+
+
 def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims table as it is, every cell text (the verdict is marked up by :func:`to_html`)."""
-    columns = ["claim_id", "experiment", "claim", "verdict", "numbers", "reason", "source"]
-    return _formatted(claims[[c for c in columns if c in claims]])
+    """One row per comparison of a claim's parts: the part and its verdict, whether it
+    decides, the pair compared and its verdict, the effect with its interval, the exact and
+    Holm-adjusted p-values, the numbers, the reason and the comparison, every cell text (the
+    verdicts are marked up by :func:`to_html`)."""
+    table = claims.assign(
+        effect=[
+            format_effect(*values)
+            for values in zip(
+                claims["statistic"], claims["estimate"], claims["ci_low"], claims["ci_high"],
+                strict=True,
+            )
+        ],
+        decides=claims["decides"].map(
+            lambda decides: "yes" if decides is True or str(decides) == "True" else "no (secondary)"
+        ),
+    )  # fmt: skip
+    columns = [
+        "part",
+        "decides",
+        "part_verdict",
+        "pair",
+        "verdict",
+        "effect",
+        "p_value",
+        "p_holm",
+        "significant",
+        "numbers",
+        "reason",
+        "comparison",
+    ]
+    return _formatted(table[columns])
+
+
+def claim_summaries(claims: pd.DataFrame) -> pd.DataFrame:
+    """One row per (claim, experiment): the claim, its verdict, the sentence built from its
+    numbers, and the comparisons its deciding parts used."""
+    rows = []
+    for (claim_id, experiment), group in claims.groupby(["claim_id", "experiment"], sort=False):
+        deciding = group[group["decides"].astype(str) == "True"]
+        rows.append(
+            {
+                "claim_id": claim_id,
+                "experiment": experiment,
+                "claim": group["claim"].iloc[0],
+                "verdict": group["claim_verdict"].iloc[0],
+                "what_the_numbers_say": group["sentence"].iloc[0],
+                "compared_by": "; ".join(dict.fromkeys(deciding["comparison"].dropna())),
+            }
+        )
+    return _formatted(pd.DataFrame(rows))
 
 
 def _formatted(table: pd.DataFrame) -> pd.DataFrame:
@@ -210,12 +269,12 @@ def _formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_html(table: pd.DataFrame, wrap: bool = True) -> str:
-    """A table of text cells as HTML (escaped; a ``verdict`` column coloured by its value);
+    """A table of text cells as HTML (escaped; each ``*verdict`` column coloured by its value);
     ``wrap=False`` keeps each cell on one line (tables of numbers)."""
     escaped = table.map(lambda cell: html.escape(str(cell)))
-    if "verdict" in escaped:
-        escaped["verdict"] = [
-            f'<span class="verdict {v}">{v}</span>' if v else v for v in escaped["verdict"]
+    for column in [c for c in escaped if str(c).endswith("verdict")]:
+        escaped[column] = [
+            f'<span class="verdict {v}">{v}</span>' if v in VERDICTS else v for v in escaped[column]
         ]
     classes = "report" if wrap else "report nowrap"
     return escaped.to_html(index=False, escape=False, border=0, classes=classes, na_rep=MISSING)
@@ -443,12 +502,30 @@ def experiment_page(
 
 
 def claims_page(claims: pd.DataFrame, seeds: str) -> str:
+    sections = []
+    for (claim_id, experiment), group in claims.groupby(["claim_id", "experiment"], sort=False):
+        verdict = group[["claim_verdict", "sentence"]].iloc[:1]
+        sections.append(
+            section(
+                f"Claim {format_number(claim_id)} ({experiment}): {group['claim'].iloc[0]}",
+                to_html(_formatted(verdict)) + to_html(claims_table(group)),
+                f"Source: {group['source'].iloc[0]}",
+            )
+        )
     return page(
         "The study's claims, checked against these runs",
-        [section("Claims", to_html(claims_table(claims)))],
-        "Verdicts by code from the statistics tables: supported; contradicted (the opposite "
-        "holds with non-overlapping intervals); inconclusive (overlap, one seed, or missing "
-        "runs, named in reason). " + seeds,
+        sections,
+        "Each claim is split into its parts (accuracy, cost), each part into comparisons, "
+        "each judged by code from the per-run tables and learning curves: supported when the "
+        "bootstrap interval of its effect lies on the claimed side (for a ratio of medians: "
+        "below 1, or below 1/factor where the claim names one), contradicted when it lies on "
+        "the other, inconclusive otherwise or when something is missing (named in reason). "
+        "Cost decides where accuracy is matched (across sweep points, along the learning "
+        "curves); cost at an equal step budget is shown as secondary and decides nothing. A "
+        "part holds when every pair in it does; a claim when every deciding part does. "
+        + seed_limits(claims)
+        + " "
+        + seeds,
     )
 
 
@@ -494,15 +571,14 @@ def run_page(
 
 
 def start_page(claims: pd.DataFrame, seeds: str, energy: str) -> str:
-    """The fragment report/workflow.rst includes: the claims and how energy was measured,
-    its CSS scoped to it (it sits inside the report's own page)."""
+    """The fragment report/workflow.rst includes: per claim its verdict, the sentence its
+    numbers make and the comparisons it used; what the seeds can show; how energy was
+    measured; its CSS scoped to it (it sits inside the report's own page)."""
     scoped = "\n".join(f".tcp-start {s} {{ {d} }}" for s, d in _RULES) + _START_LAYOUT
-    compact = claims_table(claims)[
-        [c for c in ("claim_id", "experiment", "claim", "verdict") if c in claims]
-    ]
     return (
         f'<div class="tcp-start">\n<style>{scoped}</style>\n'
-        f"<h2>Claims</h2>\n{to_html(compact)}\n"
+        f"<h2>Claims</h2>\n{to_html(claim_summaries(claims))}\n"
+        f'<p class="note">{html.escape(seed_limits(claims))}</p>\n'
         f'<p class="note">{html.escape(seeds)}</p>\n'
         f'<p class="note">{html.escape(energy)}</p>\n</div>\n'
     )

@@ -1,6 +1,7 @@
 """The accuracy-carbon analysis: pure functions from tidy tables to tidy tables (no torch,
 no matplotlib). ``pipeline.analyze_experiment`` makes every table of one experiment;
-``claims.check_claims`` checks the study's claims against the statistics tables of all of them.
+``claims.check_claims`` checks the study's claims against the per-run tables, statistics and
+learning curves of all of them.
 
 This ``__init__`` imports nothing (the Snakefile reads :data:`TABLES` without pandas).
 """
@@ -14,5 +15,6 @@ TABLES = (
     "lifetime",
     "energy_to_target",
     "learning_curves",
+    "run_curves",
     "score_parameters",
 )

@@ -23,6 +23,19 @@ TRAIN = "train_energy_kwh_median"
 INFERENCE = "inference_energy_kwh_per_prediction_median"
 DATA = "data_energy_kwh_median"
 PREDICTIONS_RANGE = (1.0, 1e9)
+COLUMNS = [
+    "experiment",
+    "cheaper_to_train",
+    "other",
+    "train_energy_kwh_cheaper",
+    "train_energy_kwh_other",
+    "inference_energy_kwh_per_prediction_cheaper",
+    "inference_energy_kwh_per_prediction_other",
+    "status",
+    "break_even_predictions",
+    "lifetime_energy_kwh_at_break_even",
+    "in_figure_range",
+]
 
 
 def variant_labels(medians: pd.DataFrame) -> pd.Series:
@@ -55,7 +68,8 @@ def break_even_table(medians: pd.DataFrame) -> pd.DataFrame:
 
     ``break_even_predictions`` is N* (NaN where there is none); ``status`` says
     "crosses", "never" or "equal training"; ``lifetime_energy_kwh_at_break_even`` is
-    where the two lifetime curves meet (for marking the crossing).
+    where the two lifetime curves meet (for marking the crossing). One variant: no pair, the
+    header alone.
     """
     table = medians.assign(variant=variant_labels(medians)).reset_index(drop=True)
     rows = []
@@ -87,7 +101,7 @@ def break_even_table(medians: pd.DataFrame) -> pd.DataFrame:
                 and PREDICTIONS_RANGE[0] <= n_star <= PREDICTIONS_RANGE[1],
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def lifetime_curves(medians: pd.DataFrame, predictions: np.ndarray | None = None) -> pd.DataFrame:

@@ -113,6 +113,7 @@ def analyze_experiment(
         curves = statistics.with_point(histories)
         bias = runs[["model", "physics_bias"]].drop_duplicates("model")
         curves = curves.drop(columns="physics_bias", errors="ignore").merge(bias, on="model")
+        tables["run_curves"] = targets.run_curves(curves, tracked_error)
         # Energy to target and learning curves at each variant's representative point.
         chosen = at_base[statistics.GROUP]
         curves = curves.merge(chosen, on=statistics.GROUP)
@@ -120,9 +121,12 @@ def analyze_experiment(
             curves, target_levels, tracked_error, seed=seed
         )
         tables["learning_curves"] = targets.curve_bands(curves, tracked_error)
-    else:
-        tables["energy_to_target"] = pd.DataFrame()
-        tables["learning_curves"] = pd.DataFrame()
+    else:  # no learning curves: the tables' headers alone
+        tables["run_curves"] = pd.DataFrame(
+            columns=[*targets.RUN, "physics_bias", "step", tracked_error, targets.ENERGY]
+        )
+        tables["energy_to_target"] = pd.DataFrame(columns=targets.ENERGY_TO_TARGET_COLUMNS)
+        tables["learning_curves"] = pd.DataFrame(columns=targets.CURVE_BAND_COLUMNS)
     return tables
 
 
@@ -135,7 +139,8 @@ def write_tables(tables: Mapping[str, pd.DataFrame], paths: Mapping[str, str | P
 
 
 def read_tables(paths: Mapping[str, str | Path]) -> dict[str, pd.DataFrame]:
-    """The named CSV tables back (an empty file, e.g. no learning curves, as an empty table)."""
+    """The named CSV tables back (an empty file, as tables written before every table kept
+    its header, as an empty table)."""
     tables = {}
     for name, path in paths.items():
         try:

@@ -1,9 +1,9 @@
-"""Energy to target error, from each run's learning curve (history.csv).
+"""Energy to target error and to the plateau, from each run's learning curve (history.csv).
 
-The learning curve's error is its own column (``tracked_error``, default ``test_mse``): for the
-oscillator and Burgers the test MSE, for the shear flow the one-step MSE in normalised (z)
-units on 16 windows of the valid split, not the test VRMSE of the summary. Levels and energies
-here are in that column's units.
+The learning curve's error is its own column (``tracked_error``, default ``val_mse``): the MSE
+on the validation set, never the test set (for the shear flow the one-step MSE in normalised
+(z) units on 16 windows of the valid split, not the test VRMSE of the summary). Levels and
+energies here are in that column's units.
 
 Reaching a level: a run reaches level L at the cumulative training energy of its first logged
 evaluation with error <= L (the logging interval bounds the resolution: the energy is an
@@ -19,6 +19,10 @@ and max(B), which every group reaches, and sqrt(min(B) max(B)) and min(B), which
 reach where the groups differ; each rounded up to two significant digits (up, so that
 reaching is kept), duplicates dropped. The first lies between the start and the worst group's
 best, so reaching it takes some training.
+
+Plateau (:func:`plateau_energy`): a run's training energy at its first logged evaluation within
+a relative ``tolerance`` of its final error (error <= final x (1 + tolerance)): what the run
+spent to get (nearly) as good as it got, rather than what its budget let it spend.
 """
 
 from __future__ import annotations
@@ -39,13 +43,31 @@ from workflow_scripts.analysis.statistics import (
 
 RUN = GROUP + ["seed"]
 ENERGY = "energy_kwh"  # history.csv: cumulative training energy
+ENERGY_TO_TARGET_COLUMNS = [
+    *GROUP,
+    "tracked_error",
+    "level",
+    "n_seeds",
+    "n_reached",
+    "status",
+    *(f"train_energy_kwh_to_target_{s}" for s in ("median", "ci_low", "ci_high", "min", "max")),
+]
+CURVE_BAND_COLUMNS = [
+    *GROUP,
+    "tracked_error",
+    "cumulative_train_energy_kwh",
+    "n_seeds",
+    "error_median",
+    "error_min",
+    "error_max",
+]
 
 
 def _clean(histories: pd.DataFrame, error: str) -> pd.DataFrame:
     return with_point(histories).dropna(subset=[error, ENERGY]).sort_values(RUN + ["step"])
 
 
-def majority_best(histories: pd.DataFrame, error: str = "test_mse") -> pd.Series:
+def majority_best(histories: pd.DataFrame, error: str = "val_mse") -> pd.Series:
     """Per group: the lowest error a strict majority of its seeds reach."""
     best = _clean(histories, error).groupby(RUN)[error].min()
 
@@ -54,6 +76,14 @@ def majority_best(histories: pd.DataFrame, error: str = "test_mse") -> pd.Series
         return float(ordered[len(ordered) // 2])  # 0-based index floor(n/2)
 
     return best.groupby(level=GROUP).apply(kth)
+
+
+def majority_best_of(histories: pd.DataFrame, error: str = "val_mse") -> float:
+    """:func:`majority_best` of histories of one group."""
+    best = majority_best(histories, error)
+    if len(best) != 1:
+        raise ValueError(f"one group expected, got {len(best)}")
+    return float(best.iloc[0])
 
 
 def round_up(value: float, digits: int = 2) -> float:
@@ -65,7 +95,7 @@ def round_up(value: float, digits: int = 2) -> float:
     return float(f"{rounded:.{digits}g}")
 
 
-def default_levels(histories: pd.DataFrame, error: str = "test_mse") -> list[float]:
+def default_levels(histories: pd.DataFrame, error: str = "val_mse") -> list[float]:
     """Levels every group reaches and levels only some reach (module docstring), descending."""
     frame = _clean(histories, error)
     best = majority_best(frame, error)
@@ -78,7 +108,7 @@ def default_levels(histories: pd.DataFrame, error: str = "test_mse") -> list[flo
 
 
 def run_energy_to_levels(
-    histories: pd.DataFrame, levels: Sequence[float], error: str = "test_mse"
+    histories: pd.DataFrame, levels: Sequence[float], error: str = "val_mse"
 ) -> pd.DataFrame:
     """Per run and level: the cumulative training energy of its first evaluation at or below
     the level (``+inf`` where it never gets there)."""
@@ -93,10 +123,16 @@ def run_energy_to_levels(
     return pd.DataFrame(rows, columns=RUN + ["level", ENERGY])
 
 
+def energy_to_level(histories: pd.DataFrame, level: float, error: str = "val_mse") -> np.ndarray:
+    """Per run of the histories, in order of seed: its energy to ``level`` (+inf: never)."""
+    reached = run_energy_to_levels(histories, [level], error)
+    return reached.sort_values("seed")[ENERGY].to_numpy()
+
+
 def energy_to_target(
     histories: pd.DataFrame,
     levels: Sequence[float] | None = None,
-    error: str = "test_mse",
+    error: str = "val_mse",
     *,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -132,8 +168,8 @@ def energy_to_target(
                 "train_energy_kwh_to_target_max": float(reached.max()) if reached.size else np.inf,
             }
         )
-    table = pd.DataFrame(rows)
-    if attributes is not None and not table.empty:
+    table = pd.DataFrame(rows, columns=ENERGY_TO_TARGET_COLUMNS)
+    if attributes is not None:
         table = table.merge(attributes, on=GROUP, how="left")
     return table.sort_values(GROUP + ["level"], ascending=[True] * 3 + [False]).reset_index(
         drop=True
@@ -141,7 +177,7 @@ def energy_to_target(
 
 
 def curve_bands(
-    histories: pd.DataFrame, error: str = "test_mse", *, n_grid: int = 60
+    histories: pd.DataFrame, error: str = "val_mse", *, n_grid: int = 60
 ) -> pd.DataFrame:
     """Per group: error against cumulative training energy on a common log-spaced energy
     grid: median, min and max over the seeds whose curve spans each grid energy (curves are
@@ -182,9 +218,39 @@ def curve_bands(
                     "error_max": float(high[i]),
                 }
             )
-    table = pd.DataFrame(rows)
-    if "physics_bias" in histories and not table.empty:
+    table = pd.DataFrame(rows, columns=CURVE_BAND_COLUMNS)
+    if "physics_bias" in histories:
         table = table.merge(
             histories[GROUP + ["physics_bias"]].drop_duplicates(GROUP), on=GROUP, how="left"
         )
     return table
+
+
+def run_curves(histories: pd.DataFrame, error: str) -> pd.DataFrame:
+    """Every run's learning curve, trimmed to what the claims read: the run's keys, its prior,
+    the step, the tracked error and the cumulative training energy."""
+    keep = [c for c in (*RUN, "physics_bias", "step", error, ENERGY) if c in histories]
+    return _clean(histories, error)[keep].reset_index(drop=True)
+
+
+def plateau_energy(histories: pd.DataFrame, error: str, tolerance: float) -> pd.DataFrame:
+    """Per run: its final error, and the step, error and cumulative training energy of its
+    first logged evaluation with error <= final x (1 + ``tolerance``)."""
+    if tolerance < 0:
+        raise ValueError("the plateau tolerance is relative and at least 0")
+    rows = []
+    for key, run in _clean(histories, error).groupby(RUN, sort=True):
+        errors = run[error].to_numpy()
+        final = float(errors[-1])
+        first = int(np.flatnonzero(errors <= final * (1.0 + tolerance))[0])
+        rows.append(
+            {
+                **dict(zip(RUN, key, strict=True)),
+                "final_error": final,
+                "plateau_step": int(run["step"].iloc[first]),
+                "plateau_error": float(errors[first]),
+                "plateau_energy_kwh": float(run[ENERGY].iloc[first]),
+            }
+        )
+    columns = [*RUN, "final_error", "plateau_step", "plateau_error", "plateau_energy_kwh"]
+    return pd.DataFrame(rows, columns=columns)

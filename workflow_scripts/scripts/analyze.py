@@ -1,7 +1,7 @@
 """Snakemake adapter: the analysis rules (params.step says which).
 
 - ``analyze``: one experiment's tables from its summary and learning curves;
-- ``claims``: the claims table from every experiment's statistics;
+- ``claims``: the claims table from every experiment's runs, statistics and learning curves;
 - ``figure``: one lifecycle figure of one experiment from its tables;
 - ``overview``: the overview figure from every experiment's fronts and runs.
 """
@@ -15,6 +15,7 @@ def main(smk) -> None:
     from workflow_scripts.analysis import TABLES
     from workflow_scripts.analysis.claims import check_claims
     from workflow_scripts.analysis.pipeline import (
+        TRACKED_ERROR,
         analyze_experiment,
         read_histories,
         read_tables,
@@ -39,12 +40,21 @@ def main(smk) -> None:
         )
         write_tables(tables, {name: Path(smk.output[name]) for name in TABLES})
     elif step == "claims":
-        statistics = {
-            name: pd.read_csv(path)
-            for name, path in zip(smk.params.experiments, smk.input.statistics, strict=True)
-        }
+        names = smk.params.experiments
+
+        def tables(name: str) -> dict[str, pd.DataFrame]:
+            return read_tables(dict(zip(names, smk.input[name], strict=True)))
+
+        claims = check_claims(
+            tables("runs"),
+            tables("statistics"),
+            tables("run_curves"),
+            tracked_error=TRACKED_ERROR,
+            plateau_tolerance=smk.params.plateau_tolerance,
+            significance=smk.params.significance_level,
+        )
         with atomic_path(smk.output.claims) as tmp:
-            check_claims(statistics).to_csv(tmp, index=False)
+            claims.to_csv(tmp, index=False)
     elif step == "figure":
         from workflow_scripts.figures.lifecycle import draw_experiment_figure
 
