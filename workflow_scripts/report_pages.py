@@ -330,6 +330,26 @@ def energy_statement(summaries: Mapping[str, pd.DataFrame]) -> str:
     )
 
 
+def code_statement(summaries: Mapping[str, pd.DataFrame]) -> str:
+    """One sentence, from the summaries' ``made_by_other_code``: whether every run was made by
+    the code of the checkout that made the summaries (a code edit re-runs no result)."""
+    flagged = [
+        summary["made_by_other_code"].astype(str).str.lower() == "true"
+        for summary in summaries.values()
+        if "made_by_other_code" in summary
+    ]
+    if not flagged:
+        return ""
+    other = pd.concat(flagged)
+    if not other.any():
+        return "Every run was made by the same code, this checkout's."
+    return (
+        f"{int(other.sum())} of {len(other)} runs were made by code other than this "
+        "checkout's (made_by_other_code and *_code_version in the summaries): they may differ "
+        "from what this code makes. README, 'Code versions': how to re-run them."
+    )
+
+
 def hardware_table(emissions: pd.DataFrame) -> pd.DataFrame:
     """The machines the measured jobs ran on, as codecarbon described them, with a job count."""
     present = [c for c in HARDWARE_COLUMNS if c in emissions]
@@ -570,7 +590,7 @@ def run_page(
     )
 
 
-def start_page(claims: pd.DataFrame, seeds: str, energy: str) -> str:
+def start_page(claims: pd.DataFrame, seeds: str, energy: str, code: str = "") -> str:
     """The fragment report/workflow.rst includes: per claim its verdict, the sentence its
     numbers make and the comparisons it used; what the seeds can show; how energy was
     measured; its CSS scoped to it (it sits inside the report's own page)."""
@@ -580,7 +600,9 @@ def start_page(claims: pd.DataFrame, seeds: str, energy: str) -> str:
         f"<h2>Claims</h2>\n{to_html(claim_summaries(claims))}\n"
         f'<p class="note">{html.escape(seed_limits(claims))}</p>\n'
         f'<p class="note">{html.escape(seeds)}</p>\n'
-        f'<p class="note">{html.escape(energy)}</p>\n</div>\n'
+        f'<p class="note">{html.escape(energy)}</p>\n'
+        + (f'<p class="note">{html.escape(code)}</p>\n' if code else "")
+        + "</div>\n"
     )
 
 
@@ -616,7 +638,7 @@ def write_pages(
     to their files; ``errors`` each experiment's error columns (its test error first)."""
     seeds = seeds_statement(statistics, {e: cols[0] for e, cols in errors.items()})
     pages = {
-        "start": start_page(claims, seeds, energy_statement(summaries)),
+        "start": start_page(claims, seeds, energy_statement(summaries), code_statement(summaries)),
         "claims": claims_page(claims, seeds),
         "run": run_page(
             config, summaries, read_emissions(emissions), package_versions(), this_machine()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workflow_scripts.code_version import code_version
 from workflow_scripts.energy import CarbonSettings, co2_g, grid_intensity_g_per_kwh
 from workflow_scripts.files import atomic_path, read_json
 
@@ -53,6 +54,8 @@ def summarize_runs(
     measures), ``*_energy_machine_kwh`` codecarbon's machine-wide figure beside it.
     ``*_shared_machine``: other processes used more than ``carbon.shared_load_threshold``
     cores on average during the job. CO2 (g) = energy x ``pue`` x ``grid_intensity_g_per_kwh``.
+    ``made_by_other_code``: the run's training or evaluation was made by code other than this
+    checkout's now (``*_code_version``: ``unrecorded`` for results made before they were).
     Lifecycle = the data stage (shared by all variants of the experiment, counted in full for
     each, since each needs it) + training + ``lifecycle_predictions`` predictions.
     """
@@ -69,11 +72,21 @@ def summarize_runs(
         point = {key: spec.get(key) for key in ("point", "sweep", "sweep_value")}
         point["point"] = point["point"] or "base"
         point["sweep_key"] = point.pop("sweep")
-        run = {**train, **metrics, **point, "energy_method": train["energy_method"]}
+        # The code that made each half (absent: made before versions were recorded).
+        versions = {
+            "train_code_version": train.pop("code_version", "unrecorded"),
+            "evaluate_code_version": metrics.pop("code_version", "unrecorded"),
+        }
+        run = {**train, **metrics, **point, **versions, "energy_method": train["energy_method"]}
         rows.append({k: v for k, v in run.items() if not isinstance(v, list)})
     table = pd.DataFrame(rows)
     if table["sweep_key"].isna().all():  # no sweep: no empty sweep columns
         table = table.drop(columns=["sweep_key", "sweep_value"])
+
+    # Results are not re-run when the code changes (code_version.py says why): flagged instead.
+    table["made_by_other_code"] = (table["train_code_version"] != code_version("train")) | (
+        table["evaluate_code_version"] != code_version("evaluate")
+    )
 
     # The flags follow the threshold configured now, from each job's recorded load.
     table["shared_load_threshold"] = threshold

@@ -4,6 +4,7 @@ from pathlib import Path
 
 
 def main(smk) -> None:
+    from workflow_scripts.code_version import record_code_version
     from workflow_scripts.energy import CarbonSettings
     from workflow_scripts.evaluation import EvaluateOutputs, evaluate_variant
     from workflow_scripts.experiments.base import VariantSpec
@@ -27,6 +28,7 @@ def main(smk) -> None:
         device_name=smk.params.device,
         threads=smk.threads,
     )
+    record_code_version(Path(smk.output.metrics), "evaluate")
 
 
 if __name__ == "__main__":

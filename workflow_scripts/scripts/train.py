@@ -4,6 +4,7 @@ from pathlib import Path
 
 
 def main(smk) -> None:
+    from workflow_scripts.code_version import record_code_version
     from workflow_scripts.energy import CarbonSettings
     from workflow_scripts.experiments.base import VariantSpec
     from workflow_scripts.training import TrainOutputs, train_variant
@@ -23,6 +24,7 @@ def main(smk) -> None:
         device_name=smk.params.device,
         threads=smk.threads,
     )
+    record_code_version(Path(smk.output.summary), "train")
 
 
 if __name__ == "__main__":
