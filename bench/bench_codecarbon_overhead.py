@@ -1,8 +1,9 @@
 """Overhead of energy tracking: the same training with and without codecarbon's tracker.
 
 Runs the default oscillator `pinn` training alternately with the real tracker (as the
-pipeline does: background sampling plus a cumulative-energy read at every learning-curve
-point) and with a stand-in that reads nothing, and prints the ratio of median wall times.
+pipeline does: background sampling plus cumulative-energy reads before and after every
+learning-curve evaluation) and with a stand-in that reads nothing, and prints the ratio of
+median wall times.
 Goal: <= 1.03. Usage: python bench/bench_codecarbon_overhead.py [--repeats 5] [--steps 2000]
 """
 
