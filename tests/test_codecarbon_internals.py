@@ -8,6 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import tiny_config
 
 from workflow_scripts import codecarbon_internals
 from workflow_scripts.codecarbon_internals import (
@@ -15,6 +16,7 @@ from workflow_scripts.codecarbon_internals import (
     check_codecarbon,
     require_internals,
 )
+from workflow_scripts.config import validate_config
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
 
 
@@ -22,11 +24,24 @@ def test_the_installed_codecarbon_passes_the_config_time_check():
     check_codecarbon()
 
 
+def _installed_codecarbon_is(version: str, monkeypatch) -> None:
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: version if name == "codecarbon" else real(name)
+    )
+
+
 def test_an_untested_version_fails_at_config_time_naming_it(monkeypatch):
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: "3.4.0")
+    _installed_codecarbon_is("3.4.0", monkeypatch)
     with pytest.raises(CodecarbonMismatch, match=r"codecarbon 3\.4\.0 is installed") as refused:
         check_codecarbon()
     assert "pip install 'codecarbon>=3.3.2,<3.4'" in str(refused.value)
+
+
+def test_the_config_validation_runs_the_check(monkeypatch):
+    _installed_codecarbon_is("3.4.0", monkeypatch)
+    with pytest.raises(CodecarbonMismatch, match=r"codecarbon 3\.4\.0"):
+        validate_config(tiny_config())
 
 
 def test_an_internal_gone_from_the_source_is_named_at_config_time(monkeypatch, tmp_path):

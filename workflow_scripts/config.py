@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from workflow_scripts.architectures import architecture_kind, resolve_architecture
+from workflow_scripts.codecarbon_internals import check_codecarbon
 from workflow_scripts.energy import CarbonSettings, grid_intensity_g_per_kwh
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card, experiment_cards
@@ -433,6 +434,7 @@ def _check_carbon(carbon: dict[str, Any]) -> None:
     """A national grid intensity that codecarbon has, where none is forced (else codecarbon
     would fall back to a world average with an error buried in a job log)."""
     grid_intensity_g_per_kwh(CarbonSettings.from_config(carbon))
+    check_codecarbon()
 
 
 def check_configuration(paths: list[str | Path]) -> dict[str, Any]:
