@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 import torch
 
-from workflow_scripts import training
 from workflow_scripts.config import validate_config, variant_spec
 from workflow_scripts.data.pointwise import generate_dataset
 from workflow_scripts.energy import CarbonSettings, EnergyMeter
@@ -32,8 +31,10 @@ from workflow_scripts.training import (
     TrainingDiverged,
     TrainOutputs,
     checkpoint_path,
+    checkpoints,
     train_variant,
 )
+from workflow_scripts.training.divergence import DivergenceCheck
 
 CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)
 
@@ -118,7 +119,7 @@ def test_a_diverging_lbfgs_phase_fails_too(tmp_path, tiny, monkeypatch):
 def test_a_non_finite_parameter_is_named(tiny):
     spec = _spec(tiny)
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
-    check = training._DivergenceCheck(spec, 7, model)
+    check = DivergenceCheck(spec, 7, model)
     check.parameters(5, "adam", 0.5)  # finite: no error
     with torch.no_grad():
         model[1].bias.fill_(float("inf"))
@@ -164,13 +165,13 @@ class _RunsCode:
 
 
 def _kill_after_first_checkpoint(monkeypatch):
-    save = training.save_checkpoint
+    save = checkpoints.save_checkpoint
 
     def killed(path: Path, state: dict) -> None:
         save(path, state)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "save_checkpoint", killed)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed)
     return save
 
 
@@ -183,7 +184,7 @@ def test_a_resumed_oscillator_run_is_bitwise_the_uninterrupted_one(tmp_path, tin
         _train(tmp_path, tiny, spec, run="parted")
     checkpoint = checkpoint_path(tmp_path / "parted" / "model.pt")
     torch.load(checkpoint, weights_only=True)  # tensors and primitives only
-    monkeypatch.setattr(training, "save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
     resumed = _train(tmp_path, tiny, spec, run="parted")
     assert resumed["resumed_from_step"] == 10 and resumed["final_val_mse"] == whole["final_val_mse"]
     # time stays cumulative across the interruption, the validations' apart from the training's
@@ -218,7 +219,7 @@ def test_an_unreadable_checkpoint_is_discarded_with_a_warning(
     save = _kill_after_first_checkpoint(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _train(tmp_path, tiny, spec)
-    monkeypatch.setattr(training, "save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
     checkpoint = checkpoint_path(tmp_path / "run" / "model.pt")
     content = checkpoint.read_bytes()
     checkpoint.write_bytes(

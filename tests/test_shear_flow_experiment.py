@@ -16,7 +16,6 @@ from conftest import tiny_config
 from torch import nn
 from workflow_helpers import assert_experiment_outputs, only, snakemake
 
-from workflow_scripts import training
 from workflow_scripts.architectures import ArchitectureKind, architecture_kinds
 from workflow_scripts.config import ConfigError, validate_config, variant_spec
 from workflow_scripts.data.well_format import write_stats_yaml
@@ -31,7 +30,7 @@ from workflow_scripts.files import read_json
 from workflow_scripts.measurement import count_parameters
 from workflow_scripts.models.increment import IncrementOutput
 from workflow_scripts.physics.fields import FIELD_NAMES
-from workflow_scripts.training import TrainOutputs, checkpoint_path, train_variant
+from workflow_scripts.training import TrainOutputs, checkpoint_path, checkpoints, train_variant
 
 CARBON = CarbonSettings(grid_intensity_g_per_kwh=445.0)
 MODELS = ("unet", "flow_matching", "unet_physloss", "fno", "fno_divfree")
@@ -339,7 +338,7 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
     run = {"seed": 5, "data_path": data / "train.zarr", "carbon": CARBON, "device_name": "cpu"}
     whole = train_variant(spec, outputs=_outputs(tmp_path / "whole"), **run)
 
-    save = training.save_checkpoint
+    save = checkpoints.save_checkpoint
     calls = {"n": 0}
 
     def killed_after_second_checkpoint(path: Path, state: dict) -> None:
@@ -348,12 +347,12 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
         if calls["n"] == 2:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(training, "save_checkpoint", killed_after_second_checkpoint)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_after_second_checkpoint)
     parted = _outputs(tmp_path / "parted")
     with pytest.raises(KeyboardInterrupt):
         train_variant(spec, outputs=parted, **run)
     assert checkpoint_path(parted.model).exists() and not parted.summary.exists()
-    monkeypatch.setattr(training, "save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
     resumed = train_variant(spec, outputs=parted, **run)
 
     assert resumed["resumed_from_step"] == 8 and whole["resumed_from_step"] == 0
@@ -377,12 +376,12 @@ def test_interrupted_training_resumes_to_the_uninterrupted_result(data, tmp_path
     assert resumed["train_energy_kwh"] > before_kill["energy_kwh"] > 0
 
     # A checkpoint left under other settings is discarded, not resumed.
-    monkeypatch.setattr(training, "save_checkpoint", killed_after_second_checkpoint)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", killed_after_second_checkpoint)
     calls["n"] = 0
     stale = _outputs(tmp_path / "stale")
     with pytest.raises(KeyboardInterrupt):
         train_variant(spec, outputs=stale, **run)
-    monkeypatch.setattr(training, "save_checkpoint", save)
+    monkeypatch.setattr(checkpoints, "save_checkpoint", save)
     changed = spec_of("unet_physloss", steps=12, log_every=2, checkpoint_every=4, lr=5e-4)
     assert train_variant(changed, outputs=stale, **run)["resumed_from_step"] == 0
 
