@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
 import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -230,19 +234,33 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_failed_job_leaves_no_complete_looking_output(tmp_path):
-    config = only(tiny_config(), "oscillator", seeds=[0])
-    config["device"] = "cuda"
-    import torch
+@contextlib.contextmanager
+def file_size_limit(limit_bytes: int) -> Iterator[None]:
+    """Processes started inside may write no file past ``limit_bytes`` (RLIMIT_FSIZE), as on a
+    full disk or quota: such a write fails with EFBIG (Python ignores SIGXFSZ)."""
+    previous = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, previous[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous)
 
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present")
-    result = snakemake(tmp_path, config, "results/oscillator/mlp/seed0/train.json", check=False)
+
+def test_failed_job_leaves_no_complete_looking_output(tmp_path):
+    """A training fails after it wrote its first output: its emissions CSV exists (the meter
+    logged its reading) when its 8 MB model.pt cannot be written past a 1 MB file limit.
+    Nothing in its run folder looks complete afterwards: not the CSV, not a partial model."""
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    config["experiments"]["oscillator"]["models"]["mlp"]["architecture"]["width"] = 1024
+    snakemake(tmp_path, config, "results/oscillator/data/dataset.nc")  # before the limit
+    with file_size_limit(1 << 20):
+        result = snakemake(tmp_path, config, "results/oscillator/mlp/seed0/train.json", check=False)
     assert result.returncode != 0
-    run = tmp_path / "results" / "oscillator" / "mlp" / "seed0"
-    assert not any(run.glob("*")) if run.exists() else True
     log = (tmp_path / "logs" / "train" / "oscillator" / "mlp" / "seed0.log").read_text()
-    assert "'device'" in log
+    assert re.search(r"train: \S+ kWh \(", log), log[-3000:]  # the meter wrote its CSV, then
+    assert "torch/serialization.py" in log.split("job failed")[1]  # saving the model failed
+    run = tmp_path / "results" / "oscillator" / "mlp" / "seed0"
+    assert not run.exists() or not any(run.iterdir()), sorted(run.iterdir())
 
 
 def test_a_variant_switched_off_in_a_configfile_leaves_the_plan(tmp_path):
