@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import tiny_config
 from test_shear_flow_experiment import write_stores
+from workflow_helpers import only
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,3 +113,19 @@ def test_fixed_cost_bench_reads_a_finished_run(tmp_path):
     assert "elapsed 40 s, sum of job wall 40 s, tracked work 8 s" in output
     assert "elapsed / tracked work = 5.00" in output
     assert "calibration (1 thread): matmul_512" in output
+
+
+@pytest.mark.slow
+def test_run_memory_bench_counts_the_warm_workers_children(tmp_path):
+    """bench_run_memory.py on a one-job run (the oscillator's data): the run's summed PSS, the
+    warm worker's share of it and the job's logged peak."""
+    config = only(tiny_config(), "oscillator", seeds=[0])
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    target = "results/oscillator/data/dataset.nc"  # --configfile last: it takes several values
+    snakemake = ("--cores", "2", "-d", str(tmp_path), target, "--configfile", str(configfile))
+    output = run_bench("bench_run_memory.py", "--", *snakemake)
+    whole = figures(output, r"whole run's peak memory \(summed PSS\):")[0]
+    workers = figures(output, "warm worker servers and children at their peak:")[0]
+    assert workers < whole
+    figures(output, r"largest job peak logged \(ru_maxrss, 1 jobs\):")
