@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,7 @@ def main() -> None:
     for pid in server_pids(folder):  # the run is over: its servers need not idle out
         with contextlib.suppress(psutil.NoSuchProcess):
             psutil.Process(pid).terminate()
+    shutil.rmtree(folder)
     if run.returncode != 0:
         sys.exit(f"snakemake failed ({run.returncode})")
     jobs = job_peaks_mb(workdir)
