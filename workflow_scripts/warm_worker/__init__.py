@@ -78,7 +78,8 @@ def run_job(smk: Any, target: str) -> None:
     """Run ``target`` (``"module:function"``, called with the Snakemake object) for the job
     ``smk``: in a child of the warm worker where it is on, else in this process. Either way
     logging, warnings and stderr go to the job's log, import errors included."""
-    reason = disabled_because(smk.config)
+    device = job_device(smk)
+    reason = disabled_because(smk.config, device)
     if reason is None:
         try:
             _run_forked(smk, target)
@@ -87,7 +88,7 @@ def run_job(smk: Any, target: str) -> None:
             reason = f"warm worker unavailable ({unavailable})"
     with logging_to(smk.log[0]):
         log.info("running in the job's own process: %s", reason)
-        if smk.config.get("device", "auto") != "cpu":
+        if device != "cpu":
             pin_to_free_gpu()  # before codecarbon's probe reads CUDA_VISIBLE_DEVICES
         warm_up_energy_tracking()  # overlaps codecarbon's hardware probe with the imports
         try:
@@ -96,13 +97,19 @@ def run_job(smk: Any, target: str) -> None:
             log_peak_memory()
 
 
-def disabled_because(config: dict[str, Any]) -> str | None:
-    """Why this job must run in its own process, or None where the warm worker may run it."""
+def job_device(smk: Any) -> str:
+    """The job's device: its experiment's (the rule's ``device`` param), else the config's."""
+    return getattr(smk.params, "device", None) or smk.config.get("device", "auto")
+
+
+def disabled_because(config: dict[str, Any], device: str | None = None) -> str | None:
+    """Why this job must run in its own process, or None where the warm worker may run it.
+    ``device``: the job's (:func:`job_device`); the config's where not given."""
     if not config.get("warm_worker", True):
         return "config key 'warm_worker' is false"
     if "SLURM_JOB_ID" in os.environ:
         return "inside a SLURM allocation"
-    device = config.get("device", "auto")
+    device = device or config.get("device", "auto")
     if device == "cuda" or (device == "auto" and cuda_driver_present()):
         return "CUDA may be used (a forked CUDA context is not usable)"
     if not hasattr(os, "fork"):
@@ -145,7 +152,7 @@ def _run_forked(smk: Any, target: str) -> None:
         channel = _connect_or_start(path, key)
     except (NotPrivate, OSError) as refused:  # OSError: a symlink where a file should be, ...
         raise _ServerUnavailable(refused) from refused
-    umask = os.umask(0o022)
+    umask = os.umask(0o022)  # Python reads the umask only by setting it: set it back
     os.umask(umask)
     request = {
         "target": target,
