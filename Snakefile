@@ -24,3 +24,10 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+# The experiments set to run on the CPU, on their own: with config/paper.yaml the oscillator and
+# Burgers at the study's budgets, which a machine without a GPU runs (common.smk).
+rule laptop_experiments:
+    input:
+        [target for e in LAPTOP_EXPERIMENTS for target in experiment_targets(e)],

@@ -6,6 +6,7 @@ from pathlib import Path
 from workflow_scripts.config import (
     canonical,
     check_config_files,
+    device_of,
     enabled_experiments,
     evaluation_settings,
     models_of,
@@ -38,13 +39,24 @@ validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
 
-# GPUs of this machine, counted without torch (0 with device: cpu, or where none is found).
-# Each job that may run on CUDA (train, evaluate, simulate_shear_flow) holds one `gpu`, at most
-# as many at once as the machine has, and workflow_scripts/gpu_slots.py (called where the job
-# resolves its device) pins it to a free one. `--resources gpu=N` or a profile's `resources`
-# (profiles/slurm: the cluster's GPUs, not the login node's) set the limit instead.
-MACHINE_GPUS = 0 if config["device"] == "cpu" else count_gpus()
-GPU_PER_JOB = 1 if MACHINE_GPUS else 0
+# GPUs of this machine, counted without torch (0 when every experiment runs on the CPU, or
+# where none is found). Each job that may run on CUDA (train, evaluate, simulate_shear_flow of
+# an experiment whose device is not cpu) holds one `gpu`, at most as many at once as the
+# machine has, and workflow_scripts/gpu_slots.py (called where the job resolves its device)
+# pins it to a free one. `--resources gpu=N` or a profile's `resources` (profiles/slurm: the
+# cluster's GPUs, not the login node's) set the limit instead.
+MACHINE_GPUS = 0 if all(device_of(config, e) == "cpu" for e in EXPERIMENTS) else count_gpus()
+
+
+def gpus_of(experiment):
+    """The `gpu` resource of one job of the experiment."""
+    return 1 if MACHINE_GPUS and device_of(config, experiment) != "cpu" else 0
+
+
+def device_for(wildcards):
+    return device_of(config, wildcards.experiment)
+
+
 if MACHINE_GPUS and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", MACHINE_GPUS)
 RUN = "results/{experiment}/{model}/seed{seed}"
@@ -170,17 +182,28 @@ def figure_files(experiment, figure):
     return multiext(f"results/figures/{experiment}/{figure}", ".png", ".pdf")
 
 
-def final_targets():
-    """What `snakemake` builds by default: per experiment, its summary and figures (if it has
-    models) and, for regridded data, the training stores."""
+def experiment_targets(experiment):
+    """One experiment's final files: its summary and figures (if it has models) and, for
+    regridded data, the training stores."""
     targets = []
-    for experiment in EXPERIMENTS:
-        if family(experiment).data == "regridded":
-            targets += [str(store_path(split)) for split in splits(shear_data())]
-        if models_of(config, experiment):
-            targets.append(f"results/{experiment}/summary.csv")
-            for figure in [*experiment_card(experiment).figures, *LIFECYCLE_FIGURES]:
-                targets += figure_files(experiment, figure)
+    if family(experiment).data == "regridded":
+        targets += [str(store_path(split)) for split in splits(shear_data())]
+    if models_of(config, experiment):
+        targets.append(f"results/{experiment}/summary.csv")
+        for figure in [*experiment_card(experiment).figures, *LIFECYCLE_FIGURES]:
+            targets += figure_files(experiment, figure)
+    return targets
+
+
+# The experiments set to run on the CPU (config/paper.yaml: the oscillator and Burgers, which
+# the study ran on a laptop): the rule laptop_experiments builds their final files alone.
+LAPTOP_EXPERIMENTS = [e for e in EXPERIMENTS if device_of(config, e) == "cpu"]
+
+
+def final_targets():
+    """What `snakemake` builds by default: every experiment's final files, then the claims,
+    the overview and the report's start page (if any experiment has models)."""
+    targets = [target for experiment in EXPERIMENTS for target in experiment_targets(experiment)]
     if any(models_of(config, experiment) for experiment in EXPERIMENTS):
         targets += ["results/claims.csv", "results/figures/overview.png", REPORT_START]
     return targets

@@ -36,11 +36,12 @@ rule simulate_shear_flow:
     threads: lambda wildcards: shear_data()["simulate"]["threads"]
     resources:
         energy_meter=1,
-        gpu=GPU_PER_JOB,  # the solver runs on CUDA too: it takes a device like a training
+        # the solver runs on CUDA too: it takes a device like a training
+        gpu=lambda wildcards: gpus_of(WELL_EXPERIMENT),
     params:
         settings=simulate_settings,
         carbon=measured_carbon(),
-        device=config["device"],
+        device=lambda wildcards: device_of(config, WELL_EXPERIMENT),
     script:
         "../workflow_scripts/scripts/simulate_shear_flow.py"
 

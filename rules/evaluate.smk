@@ -19,11 +19,11 @@ rule evaluate:
     threads: threads_for
     resources:
         energy_meter=1,
-        gpu=GPU_PER_JOB,  # one device each where the machine has GPUs (common.smk)
+        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (common.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),
-        device=config["device"],
+        device=device_for,
         evaluation=evaluation_for,
     script:
         "../workflow_scripts/scripts/evaluate.py"

@@ -20,10 +20,10 @@ rule train:
     resources:
         # codecarbon counts the whole machine: only one measured job may run at a time.
         energy_meter=1,
-        gpu=GPU_PER_JOB,  # one device each where the machine has GPUs (common.smk)
+        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (common.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),
-        device=config["device"],
+        device=device_for,
     script:
         "../workflow_scripts/scripts/train.py"

@@ -4,6 +4,8 @@ present, and its shear-flow models are The Well's baseline size."""
 from __future__ import annotations
 
 import copy
+import os
+import re
 import subprocess
 
 import pytest
@@ -13,12 +15,14 @@ from snakemake.utils import update_config
 from workflow_helpers import REPO, SNAKEMAKE, planned_jobs
 
 from workflow_scripts.config import (
+    device_of,
     models_of,
     runs_of,
     seeds_of,
     validate_config,
     variant_spec,
 )
+from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
@@ -38,6 +42,12 @@ def paper() -> dict:
 
 def test_it_is_the_study_scale(paper):
     assert paper["device"] == "cuda"
+    # The study's laptop experiments on the CPU, the shear flow on the top-level device.
+    assert [device_of(paper, e) for e in ("oscillator", "burgers", "shear_flow")] == [
+        "cpu",
+        "cpu",
+        "cuda",
+    ]
     assert paper["seeds"] == [0, 1, 2]
     shear = paper["experiments"]["shear_flow"]
     assert shear["data"]["source"] == "download"
@@ -69,16 +79,42 @@ def test_models_have_the_baselines_size(paper, model, low_m, high_m):
     assert low_m * 1e6 <= _parameters(architecture) <= high_m * 1e6
 
 
-def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
+def _dry_run(workdir, *targets, path=None) -> subprocess.CompletedProcess:
+    """``snakemake -n`` of config/paper.yaml in an empty ``workdir``, with ``path`` as PATH."""
+    environment = os.environ | ({"PATH": path} if path else {})
     result = subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"]
-        + ["--dry-run", "--configfile", str(DEFAULT), str(PAPER)],
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "1"]
+        + ["--dry-run", *targets, "--configfile", str(DEFAULT), str(PAPER)],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=workdir,
+        env=environment,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _gpus_held(result, rule: str) -> dict[str, set[int]]:
+    """Experiment -> the `gpu` resources its planned ``rule`` jobs hold, from the dry run."""
+    held: dict[str, set[int]] = {}
+    for job in result.stdout.split(f"\nrule {rule}:\n")[1:]:
+        experiment = re.search(r"wildcards: experiment=(\w+)", job).group(1)
+        gpus = int(re.search(r"resources: .*\bgpu=(\d+)", job).group(1))
+        held.setdefault(experiment, set()).add(gpus)
+    return held
+
+
+def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
+    # A machine with one GPU, as nvidia-smi would list it (gpu_slots.count_gpus reads that
+    # where the driver's /proc entries are missing, as they are on a machine without one).
+    fake_gpu = tmp_path / "bin"
+    fake_gpu.mkdir()
+    (fake_gpu / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: a stand-in (UUID: GPU-0)'\n")
+    (fake_gpu / "nvidia-smi").chmod(0o755)
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    result = _dry_run(workdir, path=f"{fake_gpu}:{os.environ['PATH']}")
     jobs = planned_jobs(result)
     shear = paper["experiments"]["shear_flow"]["data"]
     files = len(shear["download"]["parameter_pairs"]) * len(shear["download"]["splits"])
@@ -112,4 +148,34 @@ def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
         for model in models_of(paper, experiment):
             for seed in (0, 1, 2):
                 assert f"results/{experiment}/{model}/seed{seed}/model.pt" in plan
-    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+    # Each of the shear flow's jobs asks for a GPU (device cuda); the laptop experiments' none.
+    for rule in ("train", "evaluate"):
+        assert _gpus_held(result, rule) == {"oscillator": {0}, "burgers": {0}, "shear_flow": {1}}
+
+
+def test_laptop_experiments_plan_without_a_gpu(paper, tmp_path):
+    """The oscillator and Burgers alone, on this machine (no GPU): their runs, data and
+    figures, nothing of the shear flow (no download, no GPU job)."""
+    result = _dry_run(tmp_path, "laptop_experiments")
+    jobs = planned_jobs(result)
+    runs = sum(len(runs_of(paper, e)) * len(seeds_of(paper, e)) for e in ("oscillator", "burgers"))
+    assert (jobs["generate_dataset"], jobs["train"], jobs["evaluate"]) == (2, runs, runs)
+    assert not {"download_well_file", "regrid_shear_flow", "claims"} & set(jobs)
+    assert "shear_flow" not in result.stdout
+    assert set(_gpus_held(result, "train")) == {"oscillator", "burgers"}
+
+
+def test_an_experiments_device_overrides_the_top_level_one(paper):
+    """bf16 autocast (CUDA only) is refused on a CPU experiment under device: cuda, and kept on
+    the shear flow; a device that is not one refused naming the experiment's key."""
+    config = copy.deepcopy(paper)
+    config["experiments"]["shear_flow"]["training"]["amp"] = "bf16"
+    validate_config(config)
+    config["experiments"]["burgers"]["training"]["amp"] = "bf16"
+    with pytest.raises(ConfigError, match=r"burgers\.training\.amp: 'bf16' would be ignored"):
+        validate_config(config)
+    config = copy.deepcopy(paper)
+    config["experiments"]["oscillator"]["device"] = "gpu"
+    with pytest.raises(ConfigError, match=r"experiments\.oscillator\.device"):
+        validate_config(config)

@@ -171,6 +171,16 @@ def test_an_idle_server_exits_and_removes_its_socket(jobs):
     assert not list((jobs / "w").glob("*.sock"))
 
 
+def test_the_jobs_own_device_decides_not_the_top_level_one(monkeypatch):
+    """A CPU experiment's job may fork under a top-level device: cuda (config/paper.yaml's
+    oscillator and Burgers); a CUDA experiment's job may not under device: cpu."""
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    for top, own, forks in (("cuda", "cpu", True), ("cpu", "cuda", False)):
+        job = SimpleNamespace(config={"device": top}, params=SimpleNamespace(device=own))
+        assert warm_worker.job_device(job) == own
+        assert (warm_worker.disabled_because(job.config, own) is None) == forks
+
+
 @pytest.mark.parametrize(
     ("config", "environment", "reason"),
     [

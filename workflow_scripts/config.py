@@ -158,6 +158,11 @@ def seeds_of(config: dict[str, Any], experiment: str) -> list[int]:
     return list(config["experiments"][experiment].get("seeds", config["seeds"]))
 
 
+def device_of(config: dict[str, Any], experiment: str) -> str:
+    """The experiment's own ``device``, else the top-level one."""
+    return config["experiments"][experiment].get("device", config["device"])
+
+
 def models_of(config: dict[str, Any], experiment: str) -> list[str]:
     """The enabled variants; none for a data-only experiment (e.g. shear_flow's data stage)."""
     return list(enabled_models(config["experiments"][experiment]))
@@ -302,7 +307,11 @@ def check_config(config: dict[str, Any]) -> None:
             )
         for option, value in block.get("training", {}).items():
             _refuse_if_ignored(
-                f"experiments.{experiment}.training.{option}", card, config, option, value
+                f"experiments.{experiment}.training.{option}",
+                card,
+                device_of(config, experiment),
+                option,
+                value,
             )
         for model, variant in enabled_models(block).items():
             _check_variant(card, f"experiments.{experiment}.models.{model}", variant)
@@ -339,13 +348,13 @@ def _check_variant(card: Any, key: str, variant: dict[str, Any]) -> None:
                 )
 
 
-def _refuse_if_ignored(key: str, card: Any, config: dict[str, Any], option: str, value: Any):
+def _refuse_if_ignored(key: str, card: Any, device: str, option: str, value: Any):
     """Refuse a training setting that the experiment's family or the device would never read:
     a run with it would be the run without it under another name."""
     why = None
     if option == "batch_size" and not isinstance(card.family, ForecastingFamily):
         why = "a pointwise family fits all its points in every step; it draws no minibatches"
-    if option == "amp" and value == "bf16" and config["device"] == "cpu":
+    if option == "amp" and value == "bf16" and device == "cpu":
         # With device auto a job may run where CUDA is (a GPU node of a cluster) though the
         # machine that checks the config has none: only device cpu is known to ignore it.
         why = "bf16 autocast runs on CUDA only, and device is cpu"
@@ -409,7 +418,8 @@ def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
                     if schema:
                         settings[setting] = numbers_as_floats(schema, value)
                     if section == "training":
-                        _refuse_if_ignored(f"{key}.{setting}", card, config, option, value)
+                        device = device_of(config, experiment)
+                        _refuse_if_ignored(f"{key}.{setting}", card, device, option, value)
                 name = f"{model}/{point_label(settings)}"
                 resolve_architecture(
                     _point_spec(config, experiment, model, settings)["architecture"],

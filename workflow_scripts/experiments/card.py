@@ -135,6 +135,12 @@ class ExperimentCard:
             "required": list(self.required),
             "properties": {
                 "enabled": {"type": "boolean", "default": True},
+                # The top-level key's values; no default here, so that key stays the default.
+                "device": {
+                    "$ref": "#/properties/device",
+                    "description": "this experiment's device (its training, evaluation and "
+                    "simulation jobs); unset: the top-level device",
+                },
                 "seeds": seeds,
                 "data": dict(self.data_schema),
                 "training": {"$ref": "#/$defs/training"},
