@@ -76,7 +76,7 @@ def test_a_meter_refuses_before_its_stage_runs_and_leaves_no_csv(monkeypatch, tm
     def lacking(tracker):
         raise CodecarbonMismatch("codecarbon 9.0 is installed ... lacks CPU._tdp")
 
-    monkeypatch.setattr("workflow_scripts.energy.require_internals", lacking)
+    monkeypatch.setattr("workflow_scripts.energy.meter.require_internals", lacking)
     csv = tmp_path / "emissions.csv"
     ran = []
     with pytest.raises(CodecarbonMismatch, match="lacks CPU._tdp"):

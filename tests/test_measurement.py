@@ -15,11 +15,13 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.ticker import NullFormatter
 
+from workflow_scripts.codecarbon_internals import describe_energy_method
 from workflow_scripts.energy import (
+    NOTHING_SPENT,
     PROCESS_ATTRIBUTED,
     CarbonSettings,
     EnergyMeter,
-    describe_energy_method,
+    EnergyReading,
 )
 from workflow_scripts.figures.style import (
     decades_shown,
@@ -107,6 +109,48 @@ def test_a_failed_block_leaves_no_emissions_csv(tmp_path):
     with pytest.raises(RuntimeError), EnergyMeter(CarbonSettings(), csv, stage="test") as meter:
         raise RuntimeError("the job failed")
     assert meter.reading is None and not csv.exists()
+
+
+def test_every_stage_names_its_reading_by_the_one_record():
+    """train.json's and a data stage's ``{stage}_*`` entries, metrics.json's per-prediction
+    ones, and the cumulative spend of the learning curves, all from one reading."""
+    reading = EnergyReading(
+        duration_s=10.0,
+        energy_machine_kwh=4.0,
+        cpu_energy_kwh=1.0,
+        gpu_energy_kwh=2.0,
+        ram_energy_kwh=1.0,
+        process_energy_kwh=3.0,
+        cpu_time_s=8.0,
+        machine_busy_cpu_s=18.0,
+        energy_method="codecarbon (test)",
+        energy_is_estimate=True,
+    )
+    described = ["shared_load_threshold", "energy_method", "energy_is_estimate"]
+    stems = ["wall_s", "energy_kwh", "energy_machine_kwh", "energy_process_kwh"]
+    stems += ["energy_figure", "cpu_energy_kwh", "gpu_energy_kwh", "ram_energy_kwh"]
+    stems += ["cpu_time_s", "others_cpu_load", "shared_machine"]
+    train = reading.entries("train", 0.5)
+    assert list(train) == [f"train_{stem}" for stem in stems] + described
+    assert train["train_energy_kwh"] == 3.0 and train["train_energy_figure"] == PROCESS_ATTRIBUTED
+    assert train["train_others_cpu_load"] == 1.0 and train["train_shared_machine"]
+
+    inference = reading.entries("inference", 2.0, per_unit=("prediction", 4))
+    per_unit = ["wall_s", "energy_kwh", "energy_machine_kwh", "cpu_time_s"]
+    assert set(inference) == {
+        *(f"inference_{stem}_{kind}" for stem in per_unit for kind in ("total", "per_prediction")),
+        "inference_others_cpu_load",
+        "inference_energy_figure",
+        "inference_shared_machine",
+        *described,
+    }
+    assert inference["inference_energy_kwh_total"] == 3.0
+    assert inference["inference_energy_kwh_per_prediction"] == 0.75
+    assert not inference["inference_shared_machine"]
+
+    assert reading.spent().keys() == NOTHING_SPENT.keys()
+    assert reading.including(NOTHING_SPENT) == reading
+    assert reading.including(reading.spent()).energy_kwh == 6.0
 
 
 def _tracker_with(*devices):

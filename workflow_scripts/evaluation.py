@@ -106,7 +106,6 @@ def evaluate_variant(
             )
     reading = meter.reading
     assert reading is not None
-    per_prediction = reading.per(repeats)
 
     metrics = {
         "experiment": spec.experiment,
@@ -117,21 +116,10 @@ def evaluate_variant(
         "prediction_unit": experiment.prediction_unit,
         "inference_repeats": repeats,
         # Energy without PUE and CO2: the summary applies carbon.pue and the grid intensity.
-        "inference_wall_s_total": reading.duration_s,
-        "inference_energy_kwh_total": reading.energy_kwh,
-        "inference_energy_machine_kwh_total": reading.energy_machine_kwh,
-        "inference_cpu_time_s_total": reading.cpu_time_s,
-        "inference_others_cpu_load": reading.others_cpu_load,
-        "inference_shared_machine": reading.others_cpu_load > carbon.shared_load_threshold,
-        "inference_energy_figure": reading.energy_figure,
-        "inference_wall_s_per_prediction": per_prediction["wall_s"],
-        "inference_energy_kwh_per_prediction": per_prediction["energy_kwh"],
-        "inference_energy_machine_kwh_per_prediction": per_prediction["energy_machine_kwh"],
-        "inference_cpu_time_s_per_prediction": per_prediction["cpu_time_s"],
+        **reading.entries(
+            "inference", carbon.shared_load_threshold, per_unit=("prediction", repeats)
+        ),
         "inference_flops_per_prediction": flops,
-        "shared_load_threshold": carbon.shared_load_threshold,
-        "energy_method": reading.energy_method,
-        "energy_is_estimate": reading.energy_is_estimate,
         "device": describe_device(device),
     }
     refuse_non_finite(metrics, spec, seed)

@@ -14,7 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from workflow_scripts.code_version import code_version
-from workflow_scripts.energy import CarbonSettings, co2_g, grid_intensity_g_per_kwh
+from workflow_scripts.energy import (
+    CarbonSettings,
+    co2_g,
+    grid_intensity_g_per_kwh,
+    lifecycle,
+    shared_machine,
+)
 from workflow_scripts.files import atomic_path, read_json
 
 _LEADING = ["experiment", "model", "point", "physics_bias", "seed", "n_parameters"]
@@ -30,7 +36,7 @@ def _data_costs(data_costs: Sequence[Path], threshold: float) -> dict[str, objec
         for key in totals:
             totals[key] += cost[key]
         figures.add(cost["data_energy_figure"])
-        shared |= cost["data_others_cpu_load"] > threshold
+        shared |= shared_machine(cost["data_others_cpu_load"], threshold)
     return {
         **totals,
         "data_energy_figure": "; ".join(sorted(figures)),
@@ -90,8 +96,10 @@ def summarize_runs(
 
     # The flags follow the threshold configured now, from each job's recorded load.
     table["shared_load_threshold"] = threshold
-    table["train_shared_machine"] = table["train_others_cpu_load"] > threshold
-    table["inference_shared_machine"] = table["inference_others_cpu_load"] > threshold
+    for stage in ("train", "inference"):
+        table[f"{stage}_shared_machine"] = shared_machine(
+            table[f"{stage}_others_cpu_load"], threshold
+        )
     for key, value in _data_costs(data_costs, threshold).items():
         table[key] = value
     table["shared_machine"] = (
@@ -104,11 +112,7 @@ def summarize_runs(
     table["pue"] = carbon.pue
     table["grid_intensity_g_per_kwh"] = intensity
     table["lifecycle_predictions"] = lifecycle_predictions
-    table["lifecycle_energy_kwh"] = (
-        table["data_energy_kwh"]
-        + table["train_energy_kwh"]
-        + lifecycle_predictions * table["inference_energy_kwh_per_prediction"]
-    )
+    table["lifecycle_energy_kwh"] = lifecycle(table, "energy_kwh", lifecycle_predictions)
     for energy, co2 in (
         ("train_energy_kwh", "train_co2_g"),
         ("inference_energy_kwh_per_prediction", "inference_co2_g_per_prediction"),

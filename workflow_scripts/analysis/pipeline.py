@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from workflow_scripts.analysis import break_even, fronts, scores, statistics, targets
+from workflow_scripts.energy import lifecycle
 from workflow_scripts.files import atomic_path
 
 # The learning curve's own error column (history.csv): on the validation set, never the test
@@ -28,12 +29,8 @@ def with_lifecycle(runs: pd.DataFrame, lifecycle_predictions: float | None) -> p
     n = float(lifecycle_predictions)
     return runs.assign(
         lifecycle_predictions=n,
-        lifecycle_energy_kwh=runs["data_energy_kwh"]
-        + runs["train_energy_kwh"]
-        + n * runs["inference_energy_kwh_per_prediction"],
-        lifecycle_co2_g=runs["data_co2_g"]
-        + runs["train_co2_g"]
-        + n * runs["inference_co2_g_per_prediction"],
+        lifecycle_energy_kwh=lifecycle(runs, "energy_kwh", n),
+        lifecycle_co2_g=lifecycle(runs, "co2_g", n),
     )
 
 

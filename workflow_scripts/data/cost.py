@@ -29,10 +29,7 @@ def measured_data_stage(
         cost,
         {
             "stage": stage,
-            **reading.fields("data", carbon.shared_load_threshold),
-            "shared_load_threshold": carbon.shared_load_threshold,
-            "energy_method": reading.energy_method,
-            "energy_is_estimate": reading.energy_is_estimate,
+            **reading.entries("data", carbon.shared_load_threshold),
             **extra,
         },
     )

@@ -8,11 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from workflow_scripts.energy import NOTHING_SPENT, EnergyMeter, EnergyReading
+from workflow_scripts.energy import NOTHING_SPENT, EnergyMeter, EnergyReading, Spent
 from workflow_scripts.families.base import Experiment
 from workflow_scripts.measurement import synchronize
-
-Spent = dict[str, float | None]  # keys as NOTHING_SPENT; None: not known
 
 
 def combined(a: Spent, b: Spent, sign: float = 1.0) -> Spent:

@@ -16,12 +16,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from workflow_scripts.energy import EnergyMeter
+from workflow_scripts.energy import EnergyMeter, Spent
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.families.base import Experiment
 from workflow_scripts.training import checkpoints
 from workflow_scripts.training.divergence import DivergenceCheck, TrainingDiverged
-from workflow_scripts.training.learning_curve import Recorder, Spent
+from workflow_scripts.training.learning_curve import Recorder
 from workflow_scripts.training.optimisers import (
     autocast,
     make_optimizer,

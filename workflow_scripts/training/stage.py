@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from workflow_scripts.energy import CarbonSettings, EnergyMeter, EnergyReading
+from workflow_scripts.energy import CarbonSettings, EnergyMeter, EnergyReading, Spent
 from workflow_scripts.experiments.base import VariantSpec
 from workflow_scripts.families.runs import open_experiment
 from workflow_scripts.files import atomic_path, write_json
@@ -23,7 +23,7 @@ from workflow_scripts.measurement import (
     synchronize,
 )
 from workflow_scripts.training.checkpoints import checkpoint_path, tensor_state
-from workflow_scripts.training.learning_curve import Spent, without
+from workflow_scripts.training.learning_curve import without
 from workflow_scripts.training.loops import fit
 from workflow_scripts.training.optimisers import weighted_loss
 
@@ -126,11 +126,8 @@ def _energy_fields(
     target = spec.training.get("target_val_mse")
     reached = history[history["val_mse"] <= target] if target is not None else history.iloc[0:0]
     return {
-        **reading.fields("train", carbon.shared_load_threshold),
+        **reading.entries("train", carbon.shared_load_threshold),
         "validation_wall_s": validation["duration_s"],
         "validation_energy_kwh": validation["energy_kwh"],
-        "shared_load_threshold": carbon.shared_load_threshold,
         "energy_to_target_kwh": float(reached["energy_kwh"].iloc[0]) if len(reached) else None,
-        "energy_method": reading.energy_method,
-        "energy_is_estimate": reading.energy_is_estimate,
     }
