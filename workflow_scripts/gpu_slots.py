@@ -1,5 +1,6 @@
-"""One GPU per local job on a machine with several: count them without torch, and pin a job to a
-free one before torch initialises CUDA.
+"""One GPU per local job on a machine with several: count them without torch (the one GPU probe:
+the workflow, the warm worker and the report pages all ask :func:`count_gpus`), and pin a job
+to a free one before torch initialises CUDA.
 
 Snakemake's ``gpu`` resource (rules/common.smk: as many as :func:`count_gpus` finds) keeps at
 most that many GPU jobs running; which device each gets is decided here, in the job, by an
@@ -30,11 +31,13 @@ NVIDIA_PROC = Path("/proc/driver/nvidia/gpus")
 _held: dict[int, int] = {}
 
 
-def count_gpus() -> int:
-    """NVIDIA GPUs on this machine: the driver's /proc entries, else ``nvidia-smi -L``'s lines,
-    else 0 (no driver, no GPU, or nvidia-smi failing)."""
-    if NVIDIA_PROC.is_dir():
-        return sum(1 for entry in NVIDIA_PROC.iterdir() if entry.is_dir())
+def count_gpus(driver_entries: Path | None = None) -> int:
+    """NVIDIA GPUs on this machine: the driver's /proc entries (``driver_entries``, else
+    :data:`NVIDIA_PROC`), else ``nvidia-smi -L``'s lines, else 0 (no driver, no GPU, or
+    nvidia-smi failing)."""
+    driver_entries = NVIDIA_PROC if driver_entries is None else driver_entries
+    if driver_entries.is_dir():
+        return sum(1 for entry in driver_entries.iterdir() if entry.is_dir())
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return 0

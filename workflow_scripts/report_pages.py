@@ -26,6 +26,7 @@ import yaml
 from workflow_scripts.analysis.claims import seed_limits
 from workflow_scripts.analysis.statistics import order_statistic_coverage
 from workflow_scripts.files import atomic_path
+from workflow_scripts.gpu_slots import count_gpus
 
 #: What the statistics page shows of each variant, besides the experiment's own error columns
 #: (the statistics CSV has every metric; the report keeps those the study's question is about).
@@ -389,7 +390,6 @@ def this_machine(proc: Path = Path("/proc")) -> pd.DataFrame:
                 break
     except OSError:
         pass
-    gpus = sorted(p.name for p in (proc / "driver" / "nvidia" / "gpus").glob("*"))
     return _formatted(
         pd.DataFrame(
             [
@@ -397,7 +397,7 @@ def this_machine(proc: Path = Path("/proc")) -> pd.DataFrame:
                     "cpu_model": cpu,
                     "logical_cores": os.cpu_count(),
                     "ram_total_size_gb": ram_gb,
-                    "nvidia_gpus": len(gpus),
+                    "nvidia_gpus": count_gpus(proc / "driver" / "nvidia" / "gpus"),
                     "os": platform.platform(),
                 }
             ]

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_scripts.energy import warm_up_energy_tracking
-from workflow_scripts.gpu_slots import pin_to_free_gpu
+from workflow_scripts.gpu_slots import count_gpus, pin_to_free_gpu
 from workflow_scripts.logs import logging_to
 from workflow_scripts.warm_worker.environment import (
     CHECKOUT,
@@ -110,19 +110,13 @@ def disabled_because(config: dict[str, Any], device: str | None = None) -> str |
     if "SLURM_JOB_ID" in os.environ:
         return "inside a SLURM allocation"
     device = device or config.get("device", "auto")
-    if device == "cuda" or (device == "auto" and cuda_driver_present()):
+    if device == "cuda" or (device == "auto" and count_gpus() > 0):
         return "CUDA may be used (a forked CUDA context is not usable)"
     if not hasattr(os, "fork"):
         return "this platform cannot fork"
     if not hasattr(socket, "SO_PEERCRED"):
         return "this platform cannot name a socket's peer (SO_PEERCRED)"
     return None
-
-
-def cuda_driver_present() -> bool:
-    """Whether an NVIDIA driver is loaded, without importing torch or touching CUDA."""
-    gpus = Path("/proc/driver/nvidia/gpus")
-    return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidiactl").exists()
 
 
 def resolve(target: str) -> Callable[[Any], None]:
