@@ -15,6 +15,7 @@ import pandas as pd
 
 from workflow_scripts.code_version import code_version
 from workflow_scripts.energy import (
+    COSTS,
     CarbonSettings,
     co2_g,
     grid_intensity_g_per_kwh,
@@ -28,8 +29,7 @@ _LEADING = ["experiment", "model", "point", "physics_bias", "seed", "n_parameter
 
 def _data_costs(data_costs: Sequence[Path], threshold: float) -> dict[str, object]:
     """The data stages' totals: wall time, energies, CPU time; shared if any stage was."""
-    totals = {"data_wall_s": 0.0, "data_energy_kwh": 0.0, "data_energy_machine_kwh": 0.0}
-    totals["data_cpu_time_s"] = 0.0
+    totals = {f"data_{stem}": 0.0 for stem in COSTS}
     figures, shared = set(), False
     for path in data_costs:
         cost = read_json(path)

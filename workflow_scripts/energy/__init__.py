@@ -30,6 +30,7 @@ imports torch, so jobs can start the tracker's hardware probe while torch is sti
 from workflow_scripts.energy.grid import co2_g, grid_intensity_g_per_kwh
 from workflow_scripts.energy.meter import EnergyMeter
 from workflow_scripts.energy.record import (
+    COSTS,
     NOTHING_SPENT,
     PROCESS_ATTRIBUTED,
     EnergyReading,
@@ -41,6 +42,7 @@ from workflow_scripts.energy.settings import METER_FIELDS, CarbonSettings
 from workflow_scripts.energy.warm_up import warm_up_energy_tracking
 
 __all__ = [
+    "COSTS",
     "METER_FIELDS",
     "NOTHING_SPENT",
     "PROCESS_ATTRIBUTED",

@@ -88,14 +88,14 @@ class EnergyReading:
         threshold it was judged by and how the energy was obtained.
 
         ``per_unit``: (unit, count) for a stage that repeats one unit of work ``count`` times
-        (inference: a prediction). It keeps the figures of :data:`PER_UNIT`, each in total
+        (inference: a prediction). It keeps the figures of :data:`COSTS`, each in total
         (``_total``) and per unit (``_per_{unit}``), since a cost per unit is what compares.
         """
         if per_unit is None:
             figures = {f"{stage}_{stem}": getattr(self, name) for stem, name in _ENTRIES.items()}
         else:
             unit, count = per_unit
-            totals = {stem: getattr(self, _ENTRIES[stem]) for stem in PER_UNIT}
+            totals = {stem: getattr(self, _ENTRIES[stem]) for stem in COSTS}
             figures = {
                 **{f"{stage}_{stem}_total": value for stem, value in totals.items()},
                 f"{stage}_others_cpu_load": self.others_cpu_load,
@@ -136,8 +136,9 @@ _ENTRIES = {
     "cpu_time_s": "cpu_time_s",
     "others_cpu_load": "others_cpu_load",
 }
-# The entries a stage repeating one unit of work records per unit (the analysis's costs).
-PER_UNIT = ("wall_s", "energy_kwh", "energy_machine_kwh", "cpu_time_s")
+# The figures costs are compared by: per unit of a stage that repeats one (inference: per
+# prediction), summed over an experiment's data stages (the summary).
+COSTS = ("wall_s", "energy_kwh", "energy_machine_kwh", "cpu_time_s")
 
 
 def shared_machine(others_cpu_load: Any, shared_load_threshold: float) -> Any:
