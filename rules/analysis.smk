@@ -31,8 +31,8 @@ rule analyze:
         "../envs/plot.yaml"
     params:
         step="analyze",
-        error=lambda wildcards: experiment_card(wildcards.experiment).error,
-        relative_error=lambda wildcards: experiment_card(wildcards.experiment).relative_error,
+        error=lambda wildcards: card_of(config, wildcards.experiment).error,
+        relative_error=lambda wildcards: card_of(config, wildcards.experiment).relative_error,
         target_levels=lambda wildcards: config["analysis"]["target_levels"].get(
             wildcards.experiment
         ),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from workflow_scripts.config import (
     canonical,
+    card_of,
     check_config_files,
     device_of,
     enabled_experiments,
@@ -26,7 +27,7 @@ from workflow_scripts.data.sources import (
 from workflow_scripts.data.well_format import WELL_FILE_STEM, WELL_FILE_SUFFIX
 from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import CarbonSettings
-from workflow_scripts.experiments import experiment_card, experiment_cards
+from workflow_scripts.experiments import experiment_cards
 from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
 from workflow_scripts.gpu_slots import count_gpus
 
@@ -70,7 +71,7 @@ WELL_FILE = f"{WELL_STEM}{WELL_FILE_SUFFIX}"
 
 
 def family(experiment):
-    return experiment_card(experiment).family
+    return card_of(config, experiment).family
 
 
 # The experiment whose data are The Well's files, simulated or downloaded, then regridded
@@ -190,7 +191,7 @@ def experiment_targets(experiment):
         targets += [str(store_path(split)) for split in splits(shear_data())]
     if models_of(config, experiment):
         targets.append(f"results/{experiment}/summary.csv")
-        for figure in [*experiment_card(experiment).figures, *LIFECYCLE_FIGURES]:
+        for figure in [*card_of(config, experiment).figures, *LIFECYCLE_FIGURES]:
             targets += figure_files(experiment, figure)
     return targets
 

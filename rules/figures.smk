@@ -16,7 +16,7 @@ def figure_inputs(experiment, needs):
 
 
 for _experiment in EXPERIMENTS:
-    for _figure, _declared in experiment_card(_experiment).figures.items():
+    for _figure, _declared in card_of(config, _experiment).figures.items():
 
         rule:
             name:

@@ -43,6 +43,6 @@ rule report_pages:
         "../envs/plot.yaml"
     params:
         experiments=ANALYSED,
-        errors={e: [experiment_card(e).error, experiment_card(e).relative_error] for e in ANALYSED},
+        errors={e: [card_of(config, e).error, card_of(config, e).relative_error] for e in ANALYSED},
     script:
         "../workflow_scripts/scripts/report_pages.py"

@@ -7,6 +7,7 @@ import copy
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,9 @@ import yaml
 from snakemake.utils import update_config
 from workflow_helpers import REPO, SNAKEMAKE, planned_jobs
 
+from workflow_scripts.analysis.claims import CLAIMS
 from workflow_scripts.config import (
+    card_of,
     device_of,
     models_of,
     runs_of,
@@ -23,12 +26,14 @@ from workflow_scripts.config import (
     variant_spec,
 )
 from workflow_scripts.errors import ConfigError
-from workflow_scripts.experiments import experiment_card
+from workflow_scripts.experiments import experiment_card, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
 
 DEFAULT = REPO / "config" / "config.yaml"
 PAPER = REPO / "config" / "paper.yaml"
+EXPERIMENTS = ("oscillator", "oscillator_undamped", "burgers", "shear_flow")
+LAPTOP = ("oscillator", "oscillator_undamped", "burgers")
 
 
 @pytest.fixture(scope="module")
@@ -118,52 +123,79 @@ def test_dry_run_plans_the_whole_dag_from_nothing(paper, tmp_path):
     jobs = planned_jobs(result)
     shear = paper["experiments"]["shear_flow"]["data"]
     files = len(shear["download"]["parameter_pairs"]) * len(shear["download"]["splits"])
-    runs = sum(
-        len(runs_of(paper, e)) * len(seeds_of(paper, e))
-        for e in ("oscillator", "burgers", "shear_flow")
-    )
-    # 12 variants, the budget sweeps' 3 points of the 7 PINN-family variants, 2 U-Net widths
-    assert runs == (3 + 4 + 5 + 3 * 7 + 2) * 3
+    runs = sum(len(runs_of(paper, e)) * len(seeds_of(paper, e)) for e in EXPERIMENTS)
+    # 15 variants (the oscillator's twice), the budget sweeps' 3 points of the 10 PINN-family
+    # variants, 2 U-Net widths
+    assert runs == (3 + 3 + 4 + 5 + 3 * 10 + 2) * 3
     expected = {
         "download_well_file": files,
         "download_well_stats": 1,
-        "generate_dataset": 2,
+        "generate_dataset": 3,
         "regrid_shear_flow": 3,
         "train": runs,
         "evaluate": runs,
-        "summarize": 3,
-        "analyze": 3,
+        "summarize": 4,
+        "analyze": 4,
         "claims": 1,
         "figure_overview": 1,
         "report_pages": 1,
         "all": 1,
     } | {
         f"figure_{e}_{f}": 1
-        for e in ("oscillator", "burgers", "shear_flow")
-        for f in (*experiment_card(e).figures, *LIFECYCLE_FIGURES)
+        for e in EXPERIMENTS
+        for f in (*card_of(paper, e).figures, *LIFECYCLE_FIGURES)
     }
     assert jobs == expected
     plan = result.stdout
-    for experiment in ("oscillator", "burgers", "shear_flow"):
+    for experiment in EXPERIMENTS:
         for model in models_of(paper, experiment):
             for seed in (0, 1, 2):
                 assert f"results/{experiment}/{model}/seed{seed}/model.pt" in plan
     assert not (workdir / "results").exists() and not (workdir / "resources").exists()
     # Each of the shear flow's jobs asks for a GPU (device cuda); the laptop experiments' none.
     for rule in ("train", "evaluate"):
-        assert _gpus_held(result, rule) == {"oscillator": {0}, "burgers": {0}, "shear_flow": {1}}
+        assert _gpus_held(result, rule) == {e: {0} for e in LAPTOP} | {"shear_flow": {1}}
 
 
 def test_laptop_experiments_plan_without_a_gpu(paper, tmp_path):
-    """The oscillator and Burgers alone, on this machine (no GPU): their runs, data and
+    """The oscillators and Burgers alone, on this machine (no GPU): their runs, data and
     figures, nothing of the shear flow (no download, no GPU job)."""
     result = _dry_run(tmp_path, "laptop_experiments")
     jobs = planned_jobs(result)
-    runs = sum(len(runs_of(paper, e)) * len(seeds_of(paper, e)) for e in ("oscillator", "burgers"))
-    assert (jobs["generate_dataset"], jobs["train"], jobs["evaluate"]) == (2, runs, runs)
+    runs = sum(len(runs_of(paper, e)) * len(seeds_of(paper, e)) for e in LAPTOP)
+    assert (jobs["generate_dataset"], jobs["train"], jobs["evaluate"]) == (3, runs, runs)
     assert not {"download_well_file", "regrid_shear_flow", "claims"} & set(jobs)
     assert "shear_flow" not in result.stdout
-    assert set(_gpus_held(result, "train")) == {"oscillator", "burgers"}
+    assert set(_gpus_held(result, "train")) == set(LAPTOP)
+
+
+def test_the_undamped_oscillator_reuses_the_oscillators_card(paper):
+    """A second configured experiment on the oscillator's card: no module of its own, the
+    card's code (the same objects), the oscillator's block but for its data, its own name in
+    paths, titles and claim-1 rows."""
+    import workflow_scripts.experiments as declared
+
+    assert "oscillator_undamped" not in experiment_cards()
+    modules = Path(declared.__file__).parent.glob("*.py")
+    assert not any("undamped" in module.read_text() for module in modules)
+    oscillator, undamped = experiment_card("oscillator"), card_of(paper, "oscillator_undamped")
+    assert (undamped.name, undamped.title) == ("oscillator_undamped", "Undamped oscillator")
+    assert undamped.family is oscillator.family and undamped.checks == oscillator.checks
+    for name, figure in undamped.figures.items():
+        assert figure.draw is oscillator.figures[name].draw
+        assert figure.caption.startswith("Undamped oscillator: ")
+        assert figure.caption.removeprefix("Undamped") == oscillator.figures[
+            name
+        ].caption.removeprefix("Damped")
+
+    blocks = paper["experiments"]
+    assert blocks["oscillator_undamped"]["data"] == blocks["oscillator"]["data"] | {"delta": 0.0}
+    for key in ("training", "models", "sweeps", "device"):
+        assert blocks["oscillator_undamped"][key] == blocks["oscillator"][key], key
+    spec = variant_spec(paper, "oscillator_undamped", "pinn")
+    assert (spec["experiment"], spec["card"]) == ("oscillator_undamped", "oscillator")
+    assert "card" not in variant_spec(paper, "oscillator", "pinn")  # its params unchanged
+    assert {c.experiment for c in CLAIMS if c.id == "1"} == {"oscillator", "oscillator_undamped"}
 
 
 def test_an_experiments_device_overrides_the_top_level_one(paper):
@@ -178,4 +210,18 @@ def test_an_experiments_device_overrides_the_top_level_one(paper):
     config = copy.deepcopy(paper)
     config["experiments"]["oscillator"]["device"] = "gpu"
     with pytest.raises(ConfigError, match=r"experiments\.oscillator\.device"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "card, refused",
+    [
+        ("pendulum", r"oscillator_undamped\.card: 'pendulum' is not a declared experiment"),
+        ("shear_flow", r"oscillator_undamped\.card: 'shear_flow' reads the workflow's one set"),
+    ],
+)
+def test_a_card_is_reused_only_where_it_can_be(card, refused):
+    config = copy.deepcopy(yaml.safe_load(DEFAULT.read_text()))
+    config["experiments"]["oscillator_undamped"] = {"card": card, "data": {"delta": 0.0}}
+    with pytest.raises(ConfigError, match=refused):
         validate_config(config)

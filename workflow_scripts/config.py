@@ -19,7 +19,7 @@ from workflow_scripts.codecarbon_internals import check_codecarbon
 from workflow_scripts.energy import CarbonSettings, grid_intensity_g_per_kwh
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card, experiment_cards
-from workflow_scripts.experiments.card import ForecastingFamily, enabled_models
+from workflow_scripts.experiments.card import ExperimentCard, ForecastingFamily, enabled_models
 from workflow_scripts.validation import fill_defaults, first_error, numbers_as_floats
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
@@ -49,13 +49,77 @@ def _schema_text() -> str:
     return SCHEMA_PATH.read_text()
 
 
-def config_schema() -> dict[str, Any]:
-    """config/schema.yaml with every declared experiment's block."""
+def config_schema(config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """config/schema.yaml with every declared experiment's block and, for each experiment of
+    ``config`` that reuses a declared card (``card: <name>``), that card's block."""
     schema = yaml.safe_load(_schema_text())
-    schema["properties"]["experiments"]["properties"] = {
-        name: card.config_schema() for name, card in experiment_cards().items()
-    }
+    cards = experiment_cards()
+    blocks = {name: card.config_schema() for name, card in cards.items()}
+    for name, block in _experiment_blocks(config).items():
+        if name not in cards and block.get("card") in cards:
+            reused = cards[block["card"]].config_schema()
+            reused["properties"]["card"] = {
+                "const": block["card"],
+                "description": "the declared experiment whose card this one uses, and whose "
+                "configured block it starts from (its own keys win; not its enabled)",
+            }
+            reused["properties"]["title"] = {
+                "type": "string",
+                "minLength": 1,
+                "description": "its name in figures, captions and the report; default: the "
+                "experiment's key",
+            }
+            blocks[name] = reused
+    schema["properties"]["experiments"]["properties"] = blocks
     return schema
+
+
+def _experiment_blocks(config: Any) -> dict[str, dict[str, Any]]:
+    """The mapping blocks of ``config``'s experiments (none where it has no such mapping)."""
+    experiments = config.get("experiments") if isinstance(config, dict) else None
+    if not isinstance(experiments, dict):
+        return {}
+    return {name: block for name, block in experiments.items() if isinstance(block, dict)}
+
+
+def _start_from_reused_blocks(config: dict[str, Any]) -> None:
+    """In place: an experiment that reuses a card (``card: <name>``) gets the block configured
+    for ``<name>`` under its own keys, so that it states only what differs (e.g. its data);
+    ``enabled`` is its own."""
+    from snakemake.utils import update_config
+
+    cards = experiment_cards()
+    for name, block in _experiment_blocks(config).items():
+        if "card" not in block or name in cards:
+            continue  # a declared experiment's block refuses the key (schema)
+        reused = block["card"]
+        if reused not in cards:
+            raise ConfigError(
+                f"experiments.{name}.card: {reused!r} is not a declared experiment (declared: "
+                f"{', '.join(sorted(cards))})"
+            )
+        base = _experiment_blocks(config).get(reused)
+        if base is None:
+            raise ConfigError(
+                f"experiments.{name}.card: {reused!r} has no block in this config to start from"
+            )
+        if cards[reused].family.data == "regridded":
+            raise ConfigError(
+                f"experiments.{name}.card: {reused!r} reads the workflow's one set of "
+                "regridded stores; its card cannot be reused"
+            )
+        merged = copy.deepcopy({key: value for key, value in base.items() if key != "enabled"})
+        update_config(merged, block)
+        config["experiments"][name] = merged
+
+
+def card_of(config: dict[str, Any], experiment: str) -> ExperimentCard:
+    """A configured experiment's card: its own, or the declared one it reuses, under its name
+    and title."""
+    block = config["experiments"][experiment]
+    if "card" not in block:
+        return experiment_card(experiment)
+    return experiment_card(block["card"]).reused_as(experiment, block.get("title", experiment))
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +131,8 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     Raises ``ConfigError`` whose message starts with the offending key, e.g.
     ``config key experiments.oscillator.training.steps: -5 is less than the minimum of 1``.
     """
-    schema = config_schema()
+    _start_from_reused_blocks(config)
+    schema = config_schema(config)
     error = first_error(schema, config)
     if error is not None:
         key, message = error
@@ -282,6 +347,8 @@ def variant_spec(config: dict[str, Any], experiment: str, model: str) -> dict[st
         "loss_weights": dict(variant.get("loss_weights", {})),
         "hard_constraints": bool(variant.get("hard_constraints", False)),
         "training": training,
+        # Only where it reuses a card: the specs, hence params, of the others stay as they were.
+        **({"card": block["card"]} if "card" in block else {}),
     }
 
 
@@ -297,7 +364,7 @@ def check_config(config: dict[str, Any]) -> None:
         raise ConfigError("experiments: every experiment has enabled: false; nothing to run")
     _check_carbon(config["carbon"])
     for experiment in experiments:  # a switched-off block is not run: not checked
-        card = experiment_card(experiment)
+        card = card_of(config, experiment)
         block = config["experiments"][experiment]
         if block.get("models") and not enabled_models(block):
             raise ConfigError(

@@ -21,6 +21,8 @@ class VariantSpec:
     point: str = "base"
     sweep: str | None = None
     sweep_value: float | None = None
+    #: The declared card it reuses, for an experiment configured with ``card:``; None: its own.
+    card: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> VariantSpec:

@@ -150,6 +150,20 @@ class ExperimentCard:
             },
         }
 
+    def reused_as(self, name: str, title: str) -> ExperimentCard:
+        """This card for a second configured experiment (``experiments.<name>.card``, e.g. the
+        oscillator with other data settings): its name and title, in the figure captions too,
+        which open with the title."""
+        figures = {
+            figure: dataclasses.replace(
+                declared, caption=title + declared.caption.removeprefix(self.title)
+            )
+            if declared.caption.startswith(self.title)
+            else declared
+            for figure, declared in self.figures.items()
+        }
+        return dataclasses.replace(self, name=name, title=title, figures=figures)
+
     def experiment_factory(self) -> Callable[..., Any]:
         """``factory(data_path, device, dtype)`` -> the family's Experiment (imports torch)."""
         module, _, name = self.family.experiment.partition(":")

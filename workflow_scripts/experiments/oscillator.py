@@ -71,7 +71,9 @@ def check_oscillator(block: dict[str, Any], config: dict[str, Any]) -> None:
 def draw_predictions(inputs: FigureInputs, outputs: Sequence[Path], card: ExperimentCard) -> None:
     from workflow_scripts.figures.pointwise import plot_oscillator_predictions
 
-    plot_oscillator_predictions(inputs.dataset, inputs.predictions, inputs.table(), outputs)
+    plot_oscillator_predictions(
+        inputs.dataset, inputs.predictions, inputs.table(), outputs, title=card.title
+    )
 
 
 def _number(minimum: float | None = None, exclusive: bool = False, **schema: Any) -> dict:

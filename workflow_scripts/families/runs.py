@@ -30,7 +30,7 @@ def open_experiment(
     device = resolve_device(device_name)
     seed_everything(seed)
     set_threads(threads or spec.training["threads"])
-    experiment = experiment_class(spec.experiment)
+    experiment = experiment_class(spec.card or spec.experiment)
     dtype = DTYPES[spec.training["dtype"]]
     return read_intermediate(data_path, lambda path: experiment(path, device, dtype))
 

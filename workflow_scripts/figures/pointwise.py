@@ -26,6 +26,7 @@ def plot_oscillator_predictions(
     predictions: Sequence[Path],
     summary: pd.DataFrame,
     outputs: Sequence[Path],
+    title: str,
 ) -> None:
     """Exact solution, the observations, and every variant's prediction (a line per seed)."""
     data = _open(dataset_path)
@@ -57,7 +58,7 @@ def plot_oscillator_predictions(
         zorder=4,
         label="observations",
     )
-    axes.set(xlabel="t (s)", ylabel="x(t)", title="Damped oscillator: extrapolation")
+    axes.set(xlabel="t (s)", ylabel="x(t)", title=f"{title}: extrapolation")
     axes.set_ylim(-1.6, 1.6)
     axes.legend(loc="lower right", ncols=2)
     save_figure(figure, outputs)

@@ -21,7 +21,7 @@ def main(smk) -> None:
         read_tables,
         write_tables,
     )
-    from workflow_scripts.experiments import experiment_card
+    from workflow_scripts.config import card_of
     from workflow_scripts.files import atomic_path
 
     step = smk.params.step
@@ -61,7 +61,7 @@ def main(smk) -> None:
         tables = read_tables({name: smk.input[name] for name in smk.input.keys()})
         draw_experiment_figure(
             smk.params.figure,
-            experiment_card(smk.params.experiment),
+            card_of(smk.config, smk.params.experiment),
             tables,
             [Path(p) for p in smk.output],
         )
@@ -71,7 +71,7 @@ def main(smk) -> None:
         names = smk.params.experiments
         fronts = dict(zip(names, map(pd.read_csv, smk.input.fronts), strict=True))
         runs = dict(zip(names, map(pd.read_csv, smk.input.runs), strict=True))
-        cards = {name: experiment_card(name) for name in names}
+        cards = {name: card_of(smk.config, name) for name in names}
         draw_overview(fronts, runs, [Path(p) for p in smk.output], cards)
     else:
         raise ValueError(f"unknown analysis step {step!r}")

@@ -4,10 +4,10 @@ from pathlib import Path
 
 
 def main(smk) -> None:
-    from workflow_scripts.experiments import experiment_card
+    from workflow_scripts.config import card_of
     from workflow_scripts.experiments.card import FigureInputs
 
-    card = experiment_card(smk.params.experiment)
+    card = card_of(smk.config, smk.params.experiment)
     inputs = FigureInputs(
         summary=Path(smk.input.summary),
         histories=[Path(p) for p in smk.input.get("histories", [])],

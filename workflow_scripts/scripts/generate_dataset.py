@@ -4,14 +4,14 @@ from pathlib import Path
 
 
 def main(smk) -> None:
+    from workflow_scripts.config import card_of
     from workflow_scripts.data.pointwise import generate_dataset
     from workflow_scripts.energy import CarbonSettings
-    from workflow_scripts.experiments import dataset_maker
 
     # As in train.py: the meter's settings from the params, the job's labels from the config.
     carbon = CarbonSettings.from_config({**smk.config.get("carbon", {}), **smk.params.carbon})
     generate_dataset(
-        dataset_maker(smk.wildcards.experiment),
+        card_of(smk.config, smk.wildcards.experiment).family.make_dataset,
         smk.params.data,
         dataset_path=Path(smk.output.dataset),
         cost_path=Path(smk.output.cost),
