@@ -1,15 +1,12 @@
-# Config validation (before any job runs) and the input and param functions of every stage.
-
-import dataclasses
-from pathlib import Path
+# Config validation (before any job runs) and the input and param functions several stages
+# share; a function one rule alone uses is in that rule's file. Nothing imported here touches
+# codecarbon, h5py or a GPU (tests/test_layers.py), so parsing the workflow stays fast.
 
 from workflow_scripts.config import (
-    canonical,
     card_of,
     check_config_files,
     device_of,
     enabled_experiments,
-    evaluation_settings,
     models_of,
     run_settings,
     runs_of,
@@ -17,19 +14,14 @@ from workflow_scripts.config import (
     validate_config,
     variant_spec,
 )
-from workflow_scripts.data.sources import (
-    SIMULATED_ROOT,
-    source_files,
-    splits,
-    stats_file,
-    store_path,
-)
-from workflow_scripts.data.well_format import WELL_FILE_STEM, WELL_FILE_SUFFIX
+from workflow_scripts.data.sources import splits
 from workflow_scripts.analysis import TABLES
-from workflow_scripts.energy import CarbonSettings
+from workflow_scripts.energy import METER_FIELDS
 from workflow_scripts.experiments import experiment_cards
-from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
-from workflow_scripts.gpu_slots import count_gpus
+from workflow_scripts.figures import LIFECYCLE_FIGURES
+
+# rules/analysis.smk's figure rules read LIFECYCLE_CAPTIONS from here.
+from workflow_scripts.figures import LIFECYCLE_CAPTIONS
 
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
@@ -39,35 +31,11 @@ check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles
 validate_config(config)
 
 EXPERIMENTS = enabled_experiments(config)
-
-# GPUs of this machine, counted without torch (0 when every experiment runs on the CPU, or
-# where none is found). Each job that may run on CUDA (train, evaluate, simulate_shear_flow of
-# an experiment whose device is not cpu) holds one `gpu`, at most as many at once as the
-# machine has, and workflow_scripts/gpu_slots.py (called where the job resolves its device)
-# pins it to a free one. `--resources gpu=N` or a profile's `resources` (profiles/slurm: the
-# cluster's GPUs, not the login node's) set the limit instead.
-MACHINE_GPUS = 0 if all(device_of(config, e) == "cpu" for e in EXPERIMENTS) else count_gpus()
-
-
-def gpus_of(experiment):
-    """The `gpu` resource of one job of the experiment."""
-    return 1 if MACHINE_GPUS and device_of(config, experiment) != "cpu" else 0
+RUN = "results/{experiment}/{model}/seed{seed}"
 
 
 def device_for(wildcards):
     return device_of(config, wildcards.experiment)
-
-
-if MACHINE_GPUS and "gpu" not in workflow.global_resources:
-    workflow.register_resource("gpu", MACHINE_GPUS)
-RUN = "results/{experiment}/{model}/seed{seed}"
-# The report's start page includes this fragment (report/workflow.rst); the claims lead it.
-REPORT_START = "results/report/start.html"
-CLAIMS_CATEGORY = "1. Claims"
-# Analysis tables shown in the report as tables (the others are inputs of figures).
-REPORTED_TABLES = ("statistics", "break_even", "energy_to_target", "score_parameters")
-WELL_STEM = WELL_FILE_STEM
-WELL_FILE = f"{WELL_STEM}{WELL_FILE_SUFFIX}"
 
 
 def family(experiment):
@@ -75,19 +43,14 @@ def family(experiment):
 
 
 # The experiment whose data are The Well's files, simulated or downloaded, then regridded
-# (rules/data.smk, rules/regrid.smk): the one card whose family reads regridded stores.
+# (rules/data.smk, rules/regrid.smk): the one card whose family reads regridded stores. Its
+# data are under its results, as every experiment's are.
 (WELL_EXPERIMENT,) = [n for n, c in experiment_cards().items() if c.family.data == "regridded"]
+WELL_DATA = f"results/{WELL_EXPERIMENT}/data"
 
 
 def shear_data():
     return config["experiments"][WELL_EXPERIMENT]["data"]
-
-
-DOWNLOAD_ROOT = (
-    shear_data()["download"]["dest"]
-    if WELL_EXPERIMENT in config["experiments"]
-    else "resources/the_well"
-)
 
 
 wildcard_constraints:
@@ -104,7 +67,7 @@ def run_files(experiment, filename, points=True):
     point too (results/{experiment}/{model}/{point}/seed{seed}/)."""
     runs = runs_of(config, experiment) if points else models_of(config, experiment)
     return [
-        f"results/{experiment}/{run}/seed{seed}/{filename}"
+        f"{RUN.format(experiment=experiment, model=run, seed=seed)}/{filename}"
         for run in runs
         for seed in seeds_of(config, experiment)
     ]
@@ -121,8 +84,6 @@ def measured_carbon():
     """What an energy meter reads of the carbon block (energy.METER_FIELDS): not PUE, grid
     intensity or country, which the summary applies to the stored energy, nor
     lifecycle_predictions, so a changed one re-runs no measured job."""
-    from workflow_scripts.energy import METER_FIELDS
-
     return {name: config["carbon"][name] for name in METER_FIELDS}
 
 
@@ -135,37 +96,26 @@ def threads_for(wildcards):
     return variant_spec(config, wildcards.experiment, wildcards.model)["training"]["threads"]
 
 
-def evaluation_for(wildcards):
-    """The experiment's evaluation settings; rollout_steps only where it rolls out."""
-    settings = evaluation_settings(config, wildcards.experiment)
-    if not family(wildcards.experiment).rolls_out:
-        settings.pop("rollout_steps", None)
-    return canonical(settings)
+# The files of the data rules (rules/data.smk, rules/regrid.smk), named by their outputs.
 
 
-def simulate_settings(wildcards):
-    """What one simulated file depends on: the simulate block less the (Re, Sc) selection (the
-    file's own pair is in its name, hence in the job's wildcards) and threads."""
-    settings = shear_data()["simulate"]
-    return {k: v for k, v in settings.items() if k not in ("reynolds", "schmidt", "threads")}
+def training_store(split):
+    (store,) = expand(rules.regrid_shear_flow.output.store, split=split)
+    return store
 
 
-def regrid_settings(wildcards):
-    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
-    change the store."""
-    return {
-        k: v
-        for k, v in shear_data()["regrid"].items()
-        if k not in ("scheduler", "slurm", "threads")
-    }
+def training_store_stats(split):
+    (stats,) = expand(rules.regrid_shear_flow.output.stats, split=split)
+    return stats
 
 
 def data_for(wildcards):
     """The data a model is trained and scored on: the train store of regridded data (its
     sibling stores are the extra inputs of data_splits_for), else the generated dataset."""
     if family(wildcards.experiment).data == "regridded":
-        return str(store_path("train"))
-    return f"results/{wildcards.experiment}/data/dataset.nc"
+        return training_store("train")
+    (dataset,) = expand(rules.generate_dataset.output.dataset, experiment=wildcards.experiment)
+    return dataset
 
 
 def data_splits_for(wildcards):
@@ -175,7 +125,7 @@ def data_splits_for(wildcards):
     return [
         path
         for split in splits(shear_data())
-        for path in (str(store_path(split)), str(store_path(split).with_suffix(".stats.yaml")))
+        for path in (training_store(split), training_store_stats(split))
     ]
 
 
@@ -188,17 +138,12 @@ def experiment_targets(experiment):
     regridded data, the training stores."""
     targets = []
     if family(experiment).data == "regridded":
-        targets += [str(store_path(split)) for split in splits(shear_data())]
+        targets += [training_store(split) for split in splits(shear_data())]
     if models_of(config, experiment):
         targets.append(f"results/{experiment}/summary.csv")
         for figure in [*card_of(config, experiment).figures, *LIFECYCLE_FIGURES]:
             targets += figure_files(experiment, figure)
     return targets
-
-
-# The experiments set to run on the CPU (config/paper.yaml: the oscillator and Burgers, which
-# the study ran on a laptop): the rule laptop_experiments builds their final files alone.
-LAPTOP_EXPERIMENTS = [e for e in EXPERIMENTS if device_of(config, e) == "cpu"]
 
 
 def final_targets():
@@ -208,30 +153,6 @@ def final_targets():
     if any(models_of(config, experiment) for experiment in EXPERIMENTS):
         targets += ["results/claims.csv", "results/figures/overview.png", REPORT_START]
     return targets
-
-
-def download_targets(wildcards):
-    """Every file of the configured download selection, and its stats.yaml."""
-    data = {**shear_data(), "source": "download"}
-    files = [f for split in data["download"]["splits"] for f in source_files(data, split)]
-    return files + [stats_file(data)]
-
-
-def data_costs_for(wildcards):
-    """Cost files of every data stage an experiment's models depend on (lifecycle CO2)."""
-    if family(wildcards.experiment).data != "regridded":
-        return [f"results/{wildcards.experiment}/data/data.json"]
-    data = shear_data()
-    root = store_path("train").parent
-    costs = [f"{root}/regrid/{split}.json" for split in splits(data)]
-    if data["source"] == "simulate":
-        costs.append(f"{root}/simulate/stats.json")
-        costs += [
-            f"{root}/simulate/{split}/{Path(f).stem}.json"
-            for split in splits(data)
-            for f in source_files(data, split)
-        ]
-    return costs
 
 
 # Analysis (rules/analysis.smk): the experiments that have runs to analyse, and their tables.

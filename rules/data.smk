@@ -1,4 +1,30 @@
-# Data stage: the embedded datasets of the PINN-family experiments (oscillator, Burgers).
+# Data stage: the generated datasets of the PINN-family experiments (oscillator, Burgers), and
+# the shear flow's source files in The Well's layout, simulated or downloaded (rules/regrid.smk
+# regrids them), with their stats.
+
+from workflow_scripts.data.sources import SIMULATED_ROOT, source_files, stats_file, well_layout
+from workflow_scripts.data.well_format import WELL_FILE_STEM, WELL_FILE_SUFFIX
+
+WELL_FILE = f"{WELL_FILE_STEM}{WELL_FILE_SUFFIX}"
+DOWNLOAD_ROOT = (
+    shear_data()["download"]["dest"]
+    if WELL_EXPERIMENT in config["experiments"]
+    else "resources/the_well"
+)
+
+
+def simulate_settings(wildcards):
+    """What one simulated file depends on: the simulate block less the (Re, Sc) selection (the
+    file's own pair is in its name, hence in the job's wildcards) and threads."""
+    settings = shear_data()["simulate"]
+    return {k: v for k, v in settings.items() if k not in ("reynolds", "schmidt", "threads")}
+
+
+def download_targets(wildcards):
+    """Every file of the configured download selection, and its stats.yaml."""
+    data = {**shear_data(), "source": "download"}
+    files = [f for split in data["download"]["splits"] for f in source_files(data, split)]
+    return files + [stats_file(data)]
 
 
 rule generate_dataset:
@@ -24,13 +50,13 @@ rule generate_dataset:
 # Shear flow, source 1 (default): the embedded solver writes a look-alike of The Well's files.
 rule simulate_shear_flow:
     output:
-        well=f"{SIMULATED_ROOT}/datasets/shear_flow/data/{{split}}/{WELL_FILE}",
-        cost=f"results/shear_flow/data/simulate/{{split}}/{WELL_STEM}.json",
-        emissions=f"results/shear_flow/data/simulate/{{split}}/{WELL_STEM}_emissions.csv",
+        well=f"{well_layout(SIMULATED_ROOT)}/data/{{split}}/{WELL_FILE}",
+        cost=f"{WELL_DATA}/simulate/{{split}}/{WELL_FILE_STEM}.json",
+        emissions=f"{WELL_DATA}/simulate/{{split}}/{WELL_FILE_STEM}_emissions.csv",
     log:
-        f"logs/simulate_shear_flow/{{split}}/{WELL_STEM}.log",
+        f"logs/simulate_shear_flow/{{split}}/{WELL_FILE_STEM}.log",
     benchmark:
-        f"benchmarks/simulate_shear_flow/{{split}}/{WELL_STEM}.tsv"
+        f"benchmarks/simulate_shear_flow/{{split}}/{WELL_FILE_STEM}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: lambda wildcards: shear_data()["simulate"]["threads"]
@@ -50,9 +76,9 @@ rule shear_flow_source_stats:
     input:
         train=lambda wildcards: source_files(shear_data(), "train"),
     output:
-        stats=f"{SIMULATED_ROOT}/datasets/shear_flow/stats.yaml",
-        cost="results/shear_flow/data/simulate/stats.json",
-        emissions="results/shear_flow/data/simulate/stats_emissions.csv",
+        stats=f"{well_layout(SIMULATED_ROOT)}/stats.yaml",
+        cost=f"{WELL_DATA}/simulate/stats.json",
+        emissions=f"{WELL_DATA}/simulate/stats_emissions.csv",
     log:
         "logs/shear_flow_source_stats.log",
     benchmark:
@@ -78,11 +104,11 @@ localrules:
 
 rule download_well_file:
     output:
-        well=f"{DOWNLOAD_ROOT}/datasets/shear_flow/data/{{split}}/{WELL_FILE}",
+        well=f"{well_layout(DOWNLOAD_ROOT)}/data/{{split}}/{WELL_FILE}",
     log:
-        f"logs/download_well_file/{{split}}/{WELL_STEM}.log",
+        f"logs/download_well_file/{{split}}/{WELL_FILE_STEM}.log",
     benchmark:
-        f"benchmarks/download_well_file/{{split}}/{WELL_STEM}.tsv"
+        f"benchmarks/download_well_file/{{split}}/{WELL_FILE_STEM}.tsv"
     conda:
         "../envs/data.yaml"
     params:
@@ -95,7 +121,7 @@ rule download_well_file:
 
 use rule download_well_file as download_well_stats with:
     output:
-        well=f"{DOWNLOAD_ROOT}/datasets/shear_flow/stats.yaml",
+        well=f"{well_layout(DOWNLOAD_ROOT)}/stats.yaml",
     log:
         "logs/download_well_file/stats.log",
     benchmark:

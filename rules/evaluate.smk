@@ -1,5 +1,15 @@
 # Evaluation stage: test error, and the measured cost of one prediction.
 
+from workflow_scripts.config import canonical, evaluation_settings
+
+
+def evaluation_for(wildcards):
+    """The experiment's evaluation settings; rollout_steps only where it rolls out."""
+    settings = evaluation_settings(config, wildcards.experiment)
+    if not family(wildcards.experiment).rolls_out:
+        settings.pop("rollout_steps", None)
+    return canonical(settings)
+
 
 rule evaluate:
     input:
@@ -19,7 +29,7 @@ rule evaluate:
     threads: threads_for
     resources:
         energy_meter=1,
-        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (common.smk)
+        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (gpus.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),

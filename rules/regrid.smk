@@ -1,15 +1,27 @@
 # Regridding stage: either shear-flow source -> a Zarr training store per split (xarray + Dask).
 
+from workflow_scripts.data.sources import source_files, stats_file
+
+
+def regrid_settings(wildcards):
+    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
+    change the store."""
+    return {
+        k: v
+        for k, v in shear_data()["regrid"].items()
+        if k not in ("scheduler", "slurm", "threads")
+    }
+
 
 rule regrid_shear_flow:
     input:
         files=lambda wildcards: source_files(shear_data(), wildcards.split),
         source_stats=lambda wildcards: stats_file(shear_data()),
     output:
-        store=directory("results/shear_flow/data/{split}.zarr"),
-        stats="results/shear_flow/data/{split}.stats.yaml",
-        cost="results/shear_flow/data/regrid/{split}.json",
-        emissions="results/shear_flow/data/regrid/{split}_emissions.csv",
+        store=directory(f"{WELL_DATA}/{{split}}.zarr"),
+        stats=f"{WELL_DATA}/{{split}}.stats.yaml",
+        cost=f"{WELL_DATA}/regrid/{{split}}.json",
+        emissions=f"{WELL_DATA}/regrid/{{split}}_emissions.csv",
     log:
         "logs/regrid_shear_flow/{split}.log",
     benchmark:

@@ -20,7 +20,7 @@ rule train:
     resources:
         # codecarbon counts the whole machine: only one measured job may run at a time.
         energy_meter=1,
-        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (common.smk)
+        gpu=lambda wildcards: gpus_of(wildcards.experiment),  # one device each (gpus.smk)
     params:
         spec=spec_for,
         carbon=measured_carbon(),

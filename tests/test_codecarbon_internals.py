@@ -14,6 +14,7 @@ from workflow_scripts import codecarbon_internals
 from workflow_scripts.codecarbon_internals import (
     CodecarbonMismatch,
     check_codecarbon,
+    national_grid_countries,
     require_internals,
 )
 from workflow_scripts.config import validate_config
@@ -22,6 +23,15 @@ from workflow_scripts.energy import CarbonSettings, EnergyMeter
 
 def test_the_installed_codecarbon_passes_the_config_time_check():
     check_codecarbon()
+
+
+def test_the_countries_read_from_the_package_are_those_codecarbon_loads():
+    """The config check reads codecarbon's energy-mix table from its file, not through its API
+    (parsing the workflow imports no codecarbon): the same countries."""
+    from codecarbon.input import DataSource
+
+    assert national_grid_countries() == set(DataSource().get_global_energy_mix_data())
+    assert "DNK" in national_grid_countries()
 
 
 def _installed_codecarbon_is(version: str, monkeypatch) -> None:

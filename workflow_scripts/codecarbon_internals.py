@@ -9,13 +9,16 @@ and ``_tdp`` (:func:`describe_energy_method`, :func:`power_model`), and the trac
 with, and another codecarbon fails before any work, naming its version and what it lacks:
 :func:`check_codecarbon` at config time (from the installed package's files, without importing
 it: parsing the workflow imports no codecarbon), :func:`require_internals` when a meter
-starts, in the job's own environment, before the stage it measures.
+starts, in the job's own environment, before the stage it measures. Likewise the countries it
+has a grid intensity for (:func:`national_grid_countries`), which the config check reads from
+its packaged energy-mix table.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import json
 import os
 import re
 from typing import Any
@@ -36,6 +39,9 @@ _INTERNALS = (
     ("CPU", "_mode", "external/hardware.py"),
     ("CPU", "_tdp", "external/hardware.py"),
 )
+
+# codecarbon's national energy mixes (grid intensities), by country, inside its package.
+_ENERGY_MIX_TABLE = "data/private_infra/global_energy_mix.json"
 
 # codecarbon's CPU tracking modes, and whether their numbers are read from hardware counters.
 _CPU_MODES = {
@@ -66,6 +72,17 @@ def check_codecarbon() -> None:
             missing.append(f"{holder}.{name}")
     if missing or not _release(TESTED_FROM) <= _release(version) < _release(TESTED_BELOW):
         raise _mismatch(version, missing)
+
+
+def national_grid_countries() -> frozenset[str]:
+    """The ISO 3166 alpha-3 codes codecarbon has a national grid intensity for: the keys of its
+    energy-mix table (what its ``DataSource().get_global_energy_mix_data()`` loads), read from
+    the installed package's file, since the config check runs while the workflow is parsed."""
+    table = importlib.metadata.distribution("codecarbon").locate_file(
+        f"codecarbon/{_ENERGY_MIX_TABLE}"
+    )
+    with open(table) as mixes:
+        return frozenset(json.load(mixes))
 
 
 def require_internals(tracker: Any) -> None:

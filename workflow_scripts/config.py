@@ -16,7 +16,7 @@ import yaml
 
 from workflow_scripts.architectures import architecture_kind, resolve_architecture
 from workflow_scripts.codecarbon_internals import check_codecarbon
-from workflow_scripts.energy import CarbonSettings, grid_intensity_g_per_kwh
+from workflow_scripts.energy import CarbonSettings, check_grid_intensity
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.experiments import experiment_card, experiment_cards
 from workflow_scripts.experiments.card import ExperimentCard, ForecastingFamily, enabled_models
@@ -510,7 +510,7 @@ def _check_sweeps(config: dict[str, Any], experiment: str, card: Any) -> None:
 def _check_carbon(carbon: dict[str, Any]) -> None:
     """A national grid intensity that codecarbon has, where none is forced (else codecarbon
     would fall back to a world average with an error buried in a job log)."""
-    grid_intensity_g_per_kwh(CarbonSettings.from_config(carbon))
+    check_grid_intensity(CarbonSettings.from_config(carbon))
     check_codecarbon()
 
 

@@ -2,7 +2,7 @@
 the workflow, the warm worker and the report pages all ask :func:`count_gpus`), and pin a job
 to a free one before torch initialises CUDA.
 
-Snakemake's ``gpu`` resource (rules/common.smk: as many as :func:`count_gpus` finds) keeps at
+Snakemake's ``gpu`` resource (rules/gpus.smk: as many as :func:`count_gpus` finds) keeps at
 most that many GPU jobs running; which device each gets is decided here, in the job, by an
 exclusive lock file per device (``.snakemake/gpu_slots/gpu{i}.lock`` in the working
 directory). The kernel drops a lock when its process ends, however it ends, so a slot is never
@@ -10,7 +10,7 @@ left taken by a dead job. A job whose ``CUDA_VISIBLE_DEVICES`` is already set (b
 ``--gpus``, or by you) is left as it is.
 
 Torch-free on purpose: it must run before torch touches CUDA, and Snakemake's workflow
-(common.smk) counts the GPUs without importing torch.
+(rules/gpus.smk) counts the GPUs without importing torch.
 """
 
 from __future__ import annotations

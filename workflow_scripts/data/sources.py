@@ -8,21 +8,24 @@ downloader under its configured ``dest``. The regridding stage reads either unch
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 # SIMULATED_ROOT: the rules import it from here with the path functions below.
 from workflow_scripts.data.provenance import SIMULATED_ROOT
-from workflow_scripts.data.well_format import all_parameter_pairs, well_file_name
+from workflow_scripts.data.well_format import DATASET_NAME, all_parameter_pairs, well_file_name
 
 SPLITS = ("train", "valid", "test")
 #: (n_shear, n_blobs, width) of the dataset's generation code: 40 per parameter pair.
 INITIAL_CONDITIONS = tuple(itertools.product((2, 4), (2, 3, 4, 5), (0.25, 0.5, 1.0, 2.0, 4.0)))
 
 
+def well_layout(root: str) -> str:
+    """The dataset's folder of The Well's layout under ``root``."""
+    return f"{root}/datasets/{DATASET_NAME}"
+
+
 def source_root(data: dict[str, Any]) -> str:
-    root = SIMULATED_ROOT if data["source"] == "simulate" else data["download"]["dest"]
-    return f"{root}/datasets/shear_flow"
+    return well_layout(SIMULATED_ROOT if data["source"] == "simulate" else data["download"]["dest"])
 
 
 def parameter_pairs(data: dict[str, Any]) -> list[tuple[float, float]]:
@@ -63,7 +66,3 @@ def source_resolution(data: dict[str, Any]) -> tuple[int, int]:
     if data["source"] == "simulate":
         return data["simulate"]["nx"], data["simulate"]["ny"]
     return 256, 512
-
-
-def store_path(split: str) -> Path:
-    return Path(f"results/shear_flow/data/{split}.zarr")

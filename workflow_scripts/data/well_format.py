@@ -6,8 +6,9 @@ downloaded data go through the same loader.
 
 It is also the one home of the shear-flow facts every other module imports: the field names
 (``FIELD_NAMES``, The Well's channel order), the statistics keys (``STATS_KEYS``) and the file
-name pattern (``WELL_FILE_STEM``, which the workflow's rules use for their wildcards). Torch-free:
-the Snakefile imports it while parsing.
+name pattern (``WELL_FILE_STEM``, which the workflow's rules use for their wildcards). The
+Snakefile imports it while parsing (through ``data/sources.py``), so it is torch-free and imports
+h5py only in the functions that open a file.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 import yaml
 
 from workflow_scripts.data.moments import RunningMoments
 from workflow_scripts.data.provenance import remedy, source_rule
 from workflow_scripts.files import atomic_path, fsync_path
+
+if TYPE_CHECKING:
+    import h5py
 
 DATASET_NAME = "shear_flow"
 REYNOLDS_NUMBERS: tuple[float, ...] = (1e4, 5e4, 1e5, 5e5)
@@ -106,12 +109,17 @@ def _format_power(value: float) -> str:
     return f"{mantissa}e{exponent}"
 
 
-def well_file_name(reynolds: float, schmidt: float) -> str:
-    """File name of the (Re, Sc) parameter pair, e.g. shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5."""
+def well_file_wildcards(reynolds: float, schmidt: float) -> dict[str, str]:
+    """The placeholders of ``WELL_FILE_STEM`` for the (Re, Sc) parameter pair, e.g.
+    {"reynolds": "1e4", "schmidt": "1e-1"}: the wildcards of the rules that make its files."""
     re_value = _match_value(reynolds, REYNOLDS_NUMBERS, "Reynolds number")
     sc_value = _match_value(schmidt, SCHMIDT_NUMBERS, "Schmidt number")
-    stem = WELL_FILE_STEM.format(reynolds=_format_power(re_value), schmidt=_format_power(sc_value))
-    return stem + WELL_FILE_SUFFIX
+    return {"reynolds": _format_power(re_value), "schmidt": _format_power(sc_value)}
+
+
+def well_file_name(reynolds: float, schmidt: float) -> str:
+    """File name of the (Re, Sc) parameter pair, e.g. shear_flow_Reynolds_1e4_Schmidt_1e-1.hdf5."""
+    return WELL_FILE_STEM.format(**well_file_wildcards(reynolds, schmidt)) + WELL_FILE_SUFFIX
 
 
 def parse_well_file_name(name: str | os.PathLike[str]) -> tuple[float, float]:
@@ -173,6 +181,8 @@ def write_well_file(
     # Validates (and snaps) the parameters before anything touches the disk.
     reynolds = _match_value(reynolds, REYNOLDS_NUMBERS, "Reynolds number")
     schmidt = _match_value(schmidt, SCHMIDT_NUMBERS, "Schmidt number")
+
+    import h5py
 
     # Hidden and without the .hdf5 suffix until complete: loaders globbing *.hdf5 skip it.
     with atomic_path(path) as tmp:
@@ -247,6 +257,8 @@ def compute_stats(
     ~max_block_elements values per field, whatever the file size. Velocity statistics are
     per component (a 2-list), as in the published stats.yaml.
     """
+    import h5py
+
     components = {"tracer": None, "pressure": None, "velocity": 2}
     values = {name: RunningMoments(n) for name, n in components.items()}
     deltas = {name: RunningMoments(n) for name, n in components.items()}
@@ -360,6 +372,8 @@ def validate_well_file(
     expected_shape is (B, T, nx, ny) of the scalar fields; an entry None matches anything.
     Raises WellFormatError naming the file and the problem.
     """
+    import h5py
+
     path = Path(path)
 
     def fail(problem: str) -> WellFormatError:

@@ -27,7 +27,7 @@ imports torch, so jobs can start the tracker's hardware probe while torch is sti
 - ``settings``: the config's ``carbon`` block
 """
 
-from workflow_scripts.energy.grid import co2_g, grid_intensity_g_per_kwh
+from workflow_scripts.energy.grid import check_grid_intensity, co2_g, grid_intensity_g_per_kwh
 from workflow_scripts.energy.meter import EnergyMeter
 from workflow_scripts.energy.record import (
     COSTS,
@@ -50,6 +50,7 @@ __all__ = [
     "EnergyMeter",
     "EnergyReading",
     "Spent",
+    "check_grid_intensity",
     "co2_g",
     "grid_intensity_g_per_kwh",
     "lifecycle",
