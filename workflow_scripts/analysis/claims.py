@@ -384,6 +384,6 @@ def seed_limits(claims: pd.DataFrame, significance: float = DEFAULT_SIGNIFICANCE
             f" Holm's adjustment multiplies the smallest p by up to {family} (the comparisons "
             f"of one claim): no comparison of a claim with {math.floor(significance / floor) + 1} "
             f"or more can reach {significance:g}, so these verdicts are not significance tests; "
-            "more seeds are (5 a side: smallest p 1/252)."
+            "with more seeds they can be (5 a side: smallest p 1/252)."
         )
     return text

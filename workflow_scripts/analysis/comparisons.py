@@ -58,10 +58,10 @@ def missing(comparison: str, what: Missing) -> Result:
 
 
 def times(ratio: float) -> str:
-    """A ratio as "0.4x", "2.5x", "1,300x"."""
+    """A ratio as "0.4x", "1.04x", "13.9x", "1,300x"."""
     if math.isinf(ratio):
         return "infinitely many times"
-    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.2g}x"
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
 
 
 def fold(ratio: float) -> str:
