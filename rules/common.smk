@@ -3,7 +3,6 @@
 # codecarbon, h5py or a GPU (tests/test_layers.py), so parsing the workflow stays fast.
 
 from workflow_scripts.config import (
-    card_of,
     check_config_files,
     device_of,
     enabled_experiments,
@@ -17,7 +16,7 @@ from workflow_scripts.config import (
 from workflow_scripts.data.sources import splits
 from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import METER_FIELDS
-from workflow_scripts.experiments import experiment_cards
+from workflow_scripts.experiments import card_of, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 
 # rules/analysis.smk's figure rules read LIFECYCLE_CAPTIONS from here.

@@ -17,7 +17,6 @@ from workflow_helpers import REPO, SNAKEMAKE, planned_jobs
 
 from workflow_scripts.analysis.claims import CLAIMS
 from workflow_scripts.config import (
-    card_of,
     device_of,
     models_of,
     runs_of,
@@ -26,7 +25,7 @@ from workflow_scripts.config import (
     variant_spec,
 )
 from workflow_scripts.errors import ConfigError
-from workflow_scripts.experiments import experiment_card, experiment_cards
+from workflow_scripts.experiments import card_of, experiment_card, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 from workflow_scripts.models.registry import ForecastSetting, build_forecaster
 

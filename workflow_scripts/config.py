@@ -18,8 +18,8 @@ from workflow_scripts.architectures import architecture_kind, resolve_architectu
 from workflow_scripts.codecarbon_internals import check_codecarbon
 from workflow_scripts.energy import CarbonSettings, check_grid_intensity
 from workflow_scripts.errors import ConfigError
-from workflow_scripts.experiments import experiment_card, experiment_cards
-from workflow_scripts.experiments.card import ExperimentCard, ForecastingFamily, enabled_models
+from workflow_scripts.experiments import card_of, experiment_cards
+from workflow_scripts.experiments.card import ForecastingFamily, enabled_models
 from workflow_scripts.validation import fill_defaults, first_error, numbers_as_floats
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "config" / "schema.yaml"
@@ -111,15 +111,6 @@ def _start_from_reused_blocks(config: dict[str, Any]) -> None:
         merged = copy.deepcopy({key: value for key, value in base.items() if key != "enabled"})
         update_config(merged, block)
         config["experiments"][name] = merged
-
-
-def card_of(config: dict[str, Any], experiment: str) -> ExperimentCard:
-    """A configured experiment's card: its own, or the declared one it reuses, under its name
-    and title."""
-    block = config["experiments"][experiment]
-    if "card" not in block:
-        return experiment_card(experiment)
-    return experiment_card(block["card"]).reused_as(experiment, block.get("title", experiment))
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:

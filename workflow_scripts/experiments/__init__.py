@@ -37,6 +37,15 @@ def experiment_card(name: str) -> ExperimentCard:
     return cards[name]
 
 
+def card_of(config: dict[str, Any], experiment: str) -> ExperimentCard:
+    """A configured experiment's card: its own, or the declared one it reuses, under its name
+    and title."""
+    block = config["experiments"][experiment]
+    if "card" not in block:
+        return experiment_card(experiment)
+    return experiment_card(block["card"]).reused_as(experiment, block.get("title", experiment))
+
+
 def dataset_maker(name: str) -> Callable[[dict[str, Any]], Any]:
     """The generated dataset of a PINN-family experiment, from its data settings."""
     return experiment_card(name).family.make_dataset

@@ -21,7 +21,7 @@ def main(smk) -> None:
         read_tables,
         write_tables,
     )
-    from workflow_scripts.config import card_of
+    from workflow_scripts.experiments import card_of
     from workflow_scripts.files import atomic_path
 
     step = smk.params.step

@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 def main(smk) -> None:
-    from workflow_scripts.config import card_of
+    from workflow_scripts.experiments import card_of
     from workflow_scripts.experiments.card import FigureInputs
 
     card = card_of(smk.config, smk.params.experiment)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 
 def main(smk) -> None:
-    from workflow_scripts.config import card_of
     from workflow_scripts.data.pointwise import generate_dataset
     from workflow_scripts.energy import CarbonSettings
+    from workflow_scripts.experiments import card_of
 
     # As in train.py: the meter's settings from the params, the job's labels from the config.
     carbon = CarbonSettings.from_config({**smk.config.get("carbon", {}), **smk.params.carbon})
