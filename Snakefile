@@ -1,6 +1,6 @@
 # Trading carbon for physics: accuracy vs energy and carbon of physics priors.
 # Reading order: common (config, input functions) -> gpus -> data -> regrid -> train ->
-# evaluate -> carbon -> figures -> analysis -> report.
+# evaluate -> carbon -> analysis -> figures -> report.
 
 
 configfile: "config/config.yaml"
@@ -24,8 +24,8 @@ include: "rules/regrid.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/carbon.smk"
-include: "rules/figures.smk"
 include: "rules/analysis.smk"
+include: "rules/figures.smk"
 include: "rules/report.smk"
 
 

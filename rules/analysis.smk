@@ -1,8 +1,22 @@
 # Analysis: the study's question from the cached per-run files (no re-training; seconds).
 # Per experiment: statistics over seeds, Pareto fronts, break-even, energy to target, scores
-# (results/{experiment}/analysis/*.csv) and the lifecycle figures; over all experiments: the
-# claims table (results/claims.csv, from the per-run tables and learning curves, not only the
-# statistics: its tests and effect sizes need each seed) and the overview figure.
+# (results/{experiment}/analysis/*.csv), and the trade-off figures drawn from them (their rules
+# are rules/figures.smk's, with every other figure's); over all experiments: the claims table
+# (results/claims.csv, from the per-run tables and learning curves, not only the statistics:
+# its tests and effect sizes need each seed) and the overview figure. One adapter script a rule.
+
+from workflow_scripts.figures import LIFECYCLE_CAPTIONS
+
+
+def lifecycle_figures(experiment):
+    """An analysed experiment's trade-off figures (figures/lifecycle.py), for the figure rules:
+    name -> (inputs: its analysis tables, report subcategory, caption)."""
+    if experiment not in ANALYSED:
+        return {}
+    return {
+        figure: (analysis_tables(experiment), "trade-offs", LIFECYCLE_CAPTIONS[figure])
+        for figure in LIFECYCLE_FIGURES
+    }
 
 
 rule analyze:
@@ -30,7 +44,6 @@ rule analyze:
     conda:
         "../envs/plot.yaml"
     params:
-        step="analyze",
         error=lambda wildcards: card_of(config, wildcards.experiment).error,
         relative_error=lambda wildcards: card_of(config, wildcards.experiment).relative_error,
         target_levels=lambda wildcards: config["analysis"]["target_levels"].get(
@@ -61,42 +74,11 @@ rule claims:
     conda:
         "../envs/plot.yaml"
     params:
-        step="claims",
         experiments=ANALYSED,
         plateau_tolerance=config["analysis"]["plateau_tolerance"],
         significance_level=config["analysis"]["significance_level"],
     script:
-        "../workflow_scripts/scripts/analyze.py"
-
-
-for _experiment in ANALYSED:
-    for _figure in LIFECYCLE_FIGURES:
-
-        rule:
-            name:
-                f"figure_{_experiment}_{_figure}"
-            input:
-                **analysis_tables(_experiment),
-            output:
-                report(
-                    figure_files(_experiment, _figure),
-                    category=_experiment,
-                    subcategory="trade-offs",
-                    caption="../report/figure.rst",
-                ),
-            log:
-                f"logs/figures/{_experiment}/{_figure}.log",
-            benchmark:
-                f"benchmarks/figures/{_experiment}/{_figure}.tsv"
-            conda:
-                "../envs/plot.yaml"
-            params:
-                step="figure",
-                figure=_figure,
-                experiment=_experiment,
-                caption=LIFECYCLE_CAPTIONS[_figure],
-            script:
-                "../workflow_scripts/scripts/analyze.py"
+        "../workflow_scripts/scripts/claims.py"
 
 
 rule figure_overview:
@@ -116,8 +98,7 @@ rule figure_overview:
     conda:
         "../envs/plot.yaml"
     params:
-        step="overview",
         experiments=ANALYSED,
         caption=LIFECYCLE_CAPTIONS["overview"],
     script:
-        "../workflow_scripts/scripts/analyze.py"
+        "../workflow_scripts/scripts/figure_overview.py"

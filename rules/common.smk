@@ -19,9 +19,6 @@ from workflow_scripts.energy import METER_FIELDS
 from workflow_scripts.experiments import card_of, experiment_cards
 from workflow_scripts.figures import LIFECYCLE_FIGURES
 
-# rules/analysis.smk's figure rules read LIFECYCLE_CAPTIONS from here.
-from workflow_scripts.figures import LIFECYCLE_CAPTIONS
-
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
 check_config_files([*workflow.configfiles, *workflow.config_settings.configfiles])

@@ -1,33 +1,41 @@
-# Figures: one named rule per figure of every experiment's card, e.g.
-# `snakemake --cores all figure_oscillator_pareto`.
+# Figures: one named rule per figure of every experiment, e.g.
+# `snakemake --cores all figure_oscillator_pareto`: its card's figures, drawn from the summary
+# and run files, and its trade-off figures, drawn from its analysis tables (rules/analysis.smk's
+# lifecycle_figures). One script draws either (scripts/figure.py).
 
 
-def figure_inputs(experiment, needs):
-    """An experiment card's figure shows the variants as configured (their sweeps are the
-    analysis figures'): the summary, and each base run's files."""
-    inputs = {"summary": f"results/{experiment}/summary.csv"}
-    if "histories" in needs:
-        inputs["histories"] = run_files(experiment, "history.csv", points=False)
-    if "predictions" in needs:
-        inputs["predictions"] = run_files(experiment, "predictions.nc", points=False)
-    if "dataset" in needs:
-        inputs["dataset"] = f"results/{experiment}/data/dataset.nc"
-    return inputs
+def card_figures(experiment):
+    """The figures of an experiment's card: name -> (inputs, report subcategory, caption). They
+    show the variants as configured (their sweeps are the analysis figures'): the summary, and
+    each base run's files."""
+    figures = {}
+    for name, declared in card_of(config, experiment).figures.items():
+        inputs = {"summary": f"results/{experiment}/summary.csv"}
+        if "histories" in declared.needs:
+            inputs["histories"] = run_files(experiment, "history.csv", points=False)
+        if "predictions" in declared.needs:
+            inputs["predictions"] = run_files(experiment, "predictions.nc", points=False)
+        if "dataset" in declared.needs:
+            inputs["dataset"] = f"results/{experiment}/data/dataset.nc"
+        figures[name] = (inputs, "figures", declared.caption)
+    return figures
 
 
 for _experiment in EXPERIMENTS:
-    for _figure, _declared in card_of(config, _experiment).figures.items():
+    # Listed, not merged: a trade-off figure named as a card's is a duplicate rule (an error).
+    _figures = [*card_figures(_experiment).items(), *lifecycle_figures(_experiment).items()]
+    for _figure, (_inputs, _subcategory, _caption) in _figures:
 
         rule:
             name:
                 f"figure_{_experiment}_{_figure}"
             input:
-                **figure_inputs(_experiment, _declared.needs),
+                **_inputs,
             output:
                 report(
                     figure_files(_experiment, _figure),
                     category=_experiment,
-                    subcategory="figures",
+                    subcategory=_subcategory,
                     caption="../report/figure.rst",
                 ),
             log:
@@ -39,6 +47,6 @@ for _experiment in EXPERIMENTS:
             params:
                 experiment=_experiment,
                 figure=_figure,
-                caption=_declared.caption,
+                caption=_caption,
             script:
                 "../workflow_scripts/scripts/figure.py"

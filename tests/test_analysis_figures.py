@@ -1,5 +1,5 @@
 """Smoke tests: every lifecycle figure draws from small synthetic tables, through the library
-and through the rule script (tables written to CSV and read back)."""
+and through the rule scripts (tables written to CSV and read back)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from workflow_scripts.experiments import experiment_card
 from workflow_scripts.figures import lifecycle
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "workflow_scripts" / "scripts" / "analyze.py"
+SCRIPTS = REPO / "workflow_scripts" / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +88,20 @@ class _Job:
 
     def __init__(self, tmp_path: Path, **sections: dict) -> None:
         self.log = [str(tmp_path / "job.log")]
-        self.config = {"warm_worker": False}  # in this process: the server cannot import it
+        # In this process (the server cannot import it); the oscillator configured as its own card.
+        self.config = {"warm_worker": False, "experiments": {"oscillator": {}}}
         for name in ("input", "output", "params"):
             setattr(self, name, Namedlist(fromdict=sections.get(name, {})))
 
 
-def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> None:
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # as Snakemake does for a rule script
+def _run_script(name: str, job: _Job) -> None:
+    runpy.run_path(
+        str(SCRIPTS / f"{name}.py"), init_globals={"snakemake": job}, run_name="__main__"
+    )
+
+
+def test_rule_scripts_write_tables_claims_and_figures(tmp_path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # as Snakemake does for a rule script
     summary = synthetic_summary("oscillator", OSCILLATOR, seeds=3)
     summary.to_csv(tmp_path / "summary.csv", index=False)
     histories = synthetic_histories(summary)
@@ -111,16 +118,16 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
         input={"summary": str(tmp_path / "summary.csv"), "histories": paths},
         output=outputs,
         params={
-            "step": "analyze",
-            "lifecycle_predictions": 1e5,
             "error": "test_mse",
             "relative_error": "test_rel_l2",
+            "target_levels": None,
+            "ecol2_alpha": 10.0,
+            "ecol2_beta_per_g": None,
         },
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
-    runs = pd.read_csv(outputs["runs"])
-    assert (runs["lifecycle_predictions"] == 1e5).all()
-    assert not pd.read_csv(outputs["energy_to_target"]).empty
+    _run_script("analyze", job)
+    assert len(pd.read_csv(outputs["runs"])) == len(summary)
+    assert not pd.read_csv(outputs["energy_to_target"]).empty  # the learning curves were read
 
     claims = tmp_path / "claims.csv"
     job = _Job(
@@ -128,27 +135,40 @@ def test_rule_script_writes_tables_claims_and_figures(tmp_path, monkeypatch) -> 
         input={name: [outputs[name]] for name in ("runs", "statistics", "run_curves")},
         output={"claims": str(claims)},
         params={
-            "step": "claims",
             "experiments": ["oscillator"],
             "plateau_tolerance": 0.1,
             "significance_level": 0.05,
         },
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
+    _run_script("claims", job)
     table = pd.read_csv(claims, dtype={"claim_id": str}).drop_duplicates(["claim_id", "experiment"])
     verdicts = table.set_index(["claim_id", "experiment"])["claim_verdict"]
     assert verdicts[("1", "oscillator")] == "supported"
     assert verdicts[("3", "shear_flow")] == "inconclusive"
 
-    figure = [str(tmp_path / "figures" / "energy_to_target.png")]
+    # One script for every figure rule: a trade-off figure from the tables, a card's from the
+    # summary.
+    card_inputs = {"summary": str(tmp_path / "summary.csv")}
+    for figure, inputs in (("energy_to_target", outputs), ("pareto", card_inputs)):
+        drawn = tmp_path / "figures" / f"{figure}.png"
+        job = _Job(
+            tmp_path,
+            input=inputs,
+            output={"png": str(drawn)},
+            params={"figure": figure, "experiment": "oscillator"},
+        )
+        _run_script("figure", job)
+        _written([drawn])
+
+    overview = tmp_path / "figures" / "overview.png"
     job = _Job(
         tmp_path,
-        input=outputs,
-        output={"png": figure[0]},
-        params={"step": "figure", "figure": "energy_to_target", "experiment": "oscillator"},
+        input={"fronts": [outputs["fronts"]], "runs": [outputs["runs"]]},
+        output={"png": str(overview)},
+        params={"experiments": ["oscillator"]},
     )
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": job}, run_name="__main__")
-    _written([Path(figure[0])])
+    _run_script("figure_overview", job)
+    _written([overview])
 
 
 def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> None:
