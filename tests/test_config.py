@@ -613,3 +613,15 @@ def test_numbers_are_floats_where_the_schema_says_number(default_config):
         repr(variant_spec(config, "oscillator", "mlp")["architecture"]["snake_frequency"]) == "2.0"
     )
     assert repr(config["experiments"]["oscillator"]["training"]["steps"]) == "2000"  # integer
+
+
+def test_target_levels_in_any_order_are_the_same_levels(default_config):
+    """Energy-to-target levels are a set: written in another order they give the analysis the
+    same param, so a finished analysis is not re-run."""
+    orders = ([1e-3, 1e-5, 1e-4], [1e-5, 1e-4, 1e-3])
+    validated = []
+    for levels in orders:
+        config = copy.deepcopy(default_config)
+        config.setdefault("analysis", {})["target_levels"] = {"oscillator": levels}
+        validated.append(validate_config(config)["analysis"]["target_levels"]["oscillator"])
+    assert validated[0] == validated[1] == [1e-5, 1e-4, 1e-3]

@@ -133,6 +133,9 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     check_config(normalised)
     config.clear()
     config.update(canonical(normalised))
+    # Target levels are a set: the order they are written in must not re-run the analysis.
+    for levels in config["analysis"]["target_levels"].values():
+        levels.sort()
     return config
 
 
