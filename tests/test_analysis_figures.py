@@ -179,3 +179,26 @@ def test_figures_draw_from_one_seed_and_without_learning_curves(tmp_path) -> Non
         outputs = [tmp_path / f"{figure}.png"]
         lifecycle.draw_experiment_figure(figure, experiment_card("oscillator"), tables, outputs)
         _written(outputs)
+
+
+def test_two_sweeps_of_one_variant_are_two_lines_through_its_base(tmp_path, monkeypatch) -> None:
+    """A variant swept along its width and its budget gets a line per swept setting, each
+    through the base point, not one line joining the points of both."""
+    summary = synthetic_summary(
+        "shear_flow", SHEAR_FLOW, seeds=3, points={"unet": {"width4": 0.5, "steps250": 0.7}}
+    )
+    summary.loc[summary["point"] == "steps250", "sweep_key"] = "training.steps"
+    tables = analyzed(summary, synthetic_histories(summary))
+    drawn = []
+
+    def keep_lines(figure, outputs):
+        drawn.extend(line.get_label() for line in figure.axes[0].containers)
+        plt.close(figure)
+
+    monkeypatch.setattr(lifecycle, "save_figure", keep_lines)
+    lifecycle.draw_experiment_figure(
+        "sweep", experiment_card("shear_flow"), tables, [tmp_path / "sweep.png"]
+    )
+    unet = sorted(label for label in drawn if "architecture.width" in label or "steps" in label)
+    assert len(unet) == 2
+    assert all(label.endswith("2 points)") for label in unet), unet

@@ -197,6 +197,18 @@ def _interval(statistics: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows.set_index(["model", "point"])[["median", "ci_low", "ci_high"]]
 
 
+def _sweep_lines(runs: pd.DataFrame, model: str, points: pd.Index) -> dict[str, list[str]]:
+    """A variant's points grouped by the setting their sweep varies, each group with the base
+    point, so that two sweeps of one variant (steps, and width) are two lines, not one."""
+    rows = runs[(runs["model"] == model) & runs["point"].isin(points)]
+    axes = rows.dropna(subset=["sweep_key"]) if "sweep_key" in rows else rows.iloc[0:0]
+    by_axis = axes.groupby("sweep_key")["point"].unique()
+    base = [p for p in points if p not in set(axes["point"])]
+    if by_axis.empty:
+        return {"": list(points)}
+    return {str(axis): [*base, *swept] for axis, swept in by_axis.items()}
+
+
 def plot_sweep(
     statistics: pd.DataFrame,
     runs: pd.DataFrame,
@@ -213,14 +225,19 @@ def plot_sweep(
     errors = _interval(statistics, error)
     costs = _interval(statistics, "train_energy_kwh")
     figure, axes = plt.subplots(figsize=_FIGSIZE)
-    for model, style in styles.items():
-        if model not in errors.index.get_level_values("model"):
-            continue
-        e = errors.loc[model]
+    lines = [
+        (model, style, points, axis)
+        for model, style in styles.items()
+        if model in errors.index.get_level_values("model")
+        for axis, points in _sweep_lines(runs, model, errors.loc[model].index).items()
+    ]
+    for model, style, points, axis in lines:
+        e = errors.loc[model].loc[points]
         c = costs.loc[model].reindex(e.index)
         order = np.argsort(c["median"].to_numpy())
         e, c = e.iloc[order], c.iloc[order]
         swept = len(e) > 1
+        several = sum(m == model for m, *_ in lines) > 1
         axes.errorbar(
             c["median"],
             e["median"],
@@ -232,7 +249,10 @@ def plot_sweep(
             linewidth=1.2,
             markersize=5,
             capsize=2,
-            label=style["label"] + (f" ({len(e)} points)" if swept else ""),
+            label=style["label"]
+            + (
+                f" ({axis}: {len(e)} points)" if several else f" ({len(e)} points)" if swept else ""
+            ),
         )
         if swept:
             for point, x, y in zip(e.index, c["median"], e["median"], strict=True):
