@@ -5,19 +5,6 @@
 # (results/claims.csv, from the per-run tables and learning curves, not only the statistics:
 # its tests and effect sizes need each seed) and the overview figure. One adapter script a rule.
 
-from workflow_scripts.figures import LIFECYCLE_CAPTIONS
-
-
-def lifecycle_figures(experiment):
-    """An analysed experiment's trade-off figures (figures/lifecycle.py), for the figure rules:
-    name -> (inputs: its analysis tables, report subcategory, caption)."""
-    if experiment not in ANALYSED:
-        return {}
-    return {
-        figure: (analysis_tables(experiment), "trade-offs", LIFECYCLE_CAPTIONS[figure])
-        for figure in LIFECYCLE_FIGURES
-    }
-
 
 rule analyze:
     input:

@@ -1,29 +1,5 @@
 # Carbon stage: every run's efficacy and lifecycle cost (data + training + inference) in one table.
 
-from workflow_scripts.data.sources import parameter_pairs, splits
-from workflow_scripts.data.well_format import well_file_wildcards
-
-
-def data_costs_for(wildcards):
-    """Cost files of every data stage an experiment's models depend on (lifecycle CO2)."""
-    if family(wildcards.experiment).data != "regridded":
-        return expand(rules.generate_dataset.output.cost, experiment=wildcards.experiment)
-    data = shear_data()
-    costs = expand(rules.regrid_shear_flow.output.cost, split=splits(data))
-    if data["source"] == "simulate":
-        costs += [rules.shear_flow_source_stats.output.cost]
-        costs += [
-            path
-            for split in splits(data)
-            for reynolds, schmidt in parameter_pairs(data)
-            for path in expand(
-                rules.simulate_shear_flow.output.cost,
-                split=split,
-                **well_file_wildcards(reynolds, schmidt),
-            )
-        ]
-    return costs
-
 
 rule summarize:
     input:

@@ -1,11 +1,14 @@
-# Config validation (before any job runs) and the input and param functions several stages
-# share; a function one rule alone uses is in that rule's file. Nothing imported here touches
-# codecarbon, h5py or a GPU (tests/test_layers.py), so parsing the workflow stays fast.
+# Config validation (before any job runs) and the input and param functions of the stages
+# (those one stage alone uses at the end, under the stage's file: Snakemake's linter wants
+# functions apart from rules). Nothing imported here touches codecarbon, h5py or a GPU
+# (tests/test_layers.py), so parsing the workflow stays fast.
 
 from workflow_scripts.config import (
+    canonical,
     check_config_files,
     device_of,
     enabled_experiments,
+    evaluation_settings,
     models_of,
     run_settings,
     runs_of,
@@ -13,11 +16,12 @@ from workflow_scripts.config import (
     validate_config,
     variant_spec,
 )
-from workflow_scripts.data.sources import splits
+from workflow_scripts.data.sources import parameter_pairs, source_files, splits, stats_file
+from workflow_scripts.data.well_format import well_file_wildcards
 from workflow_scripts.analysis import TABLES
 from workflow_scripts.energy import METER_FIELDS
 from workflow_scripts.experiments import card_of, experiment_cards
-from workflow_scripts.figures import LIFECYCLE_FIGURES
+from workflow_scripts.figures import LIFECYCLE_CAPTIONS, LIFECYCLE_FIGURES
 
 # Every file Snakemake merged (config/config.yaml and each --configfile), read strictly: a
 # duplicate key is an error naming the file and line, not a silent last-wins.
@@ -161,3 +165,76 @@ def analysis_table(experiment, table):
 
 def analysis_tables(experiment):
     return {table: analysis_table(experiment, table) for table in TABLES}
+
+
+# ---- Input and param functions of one stage each (the stage named above each) ----
+
+
+# rules/data.smk
+def simulate_settings(wildcards):
+    """What one simulated file depends on: the simulate block less the (Re, Sc) selection (the
+    file's own pair is in its name, hence in the job's wildcards) and threads."""
+    settings = shear_data()["simulate"]
+    return {k: v for k, v in settings.items() if k not in ("reynolds", "schmidt", "threads")}
+
+
+# rules/data.smk
+def download_targets(wildcards):
+    """Every file of the configured download selection, and its stats.yaml."""
+    data = {**shear_data(), "source": "download"}
+    files = [f for split in data["download"]["splits"] for f in source_files(data, split)]
+    return files + [stats_file(data)]
+
+
+# rules/regrid.smk
+def regrid_settings(wildcards):
+    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
+    change the store."""
+    return {
+        k: v
+        for k, v in shear_data()["regrid"].items()
+        if k not in ("scheduler", "slurm", "threads")
+    }
+
+
+# rules/evaluate.smk
+def evaluation_for(wildcards):
+    """The experiment's evaluation settings; rollout_steps only where it rolls out."""
+    settings = evaluation_settings(config, wildcards.experiment)
+    if not family(wildcards.experiment).rolls_out:
+        settings.pop("rollout_steps", None)
+    return canonical(settings)
+
+
+# rules/carbon.smk
+def data_costs_for(wildcards):
+    """Cost files of every data stage an experiment's models depend on (lifecycle CO2)."""
+    if family(wildcards.experiment).data != "regridded":
+        return expand(rules.generate_dataset.output.cost, experiment=wildcards.experiment)
+    data = shear_data()
+    costs = expand(rules.regrid_shear_flow.output.cost, split=splits(data))
+    if data["source"] == "simulate":
+        costs += [rules.shear_flow_source_stats.output.cost]
+        costs += [
+            path
+            for split in splits(data)
+            for reynolds, schmidt in parameter_pairs(data)
+            for path in expand(
+                rules.simulate_shear_flow.output.cost,
+                split=split,
+                **well_file_wildcards(reynolds, schmidt),
+            )
+        ]
+    return costs
+
+
+# rules/analysis.smk
+def lifecycle_figures(experiment):
+    """An analysed experiment's trade-off figures (figures/lifecycle.py), for the figure rules:
+    name -> (inputs: its analysis tables, report subcategory, caption)."""
+    if experiment not in ANALYSED:
+        return {}
+    return {
+        figure: (analysis_tables(experiment), "trade-offs", LIFECYCLE_CAPTIONS[figure])
+        for figure in LIFECYCLE_FIGURES
+    }

@@ -13,20 +13,6 @@ DOWNLOAD_ROOT = (
 )
 
 
-def simulate_settings(wildcards):
-    """What one simulated file depends on: the simulate block less the (Re, Sc) selection (the
-    file's own pair is in its name, hence in the job's wildcards) and threads."""
-    settings = shear_data()["simulate"]
-    return {k: v for k, v in settings.items() if k not in ("reynolds", "schmidt", "threads")}
-
-
-def download_targets(wildcards):
-    """Every file of the configured download selection, and its stats.yaml."""
-    data = {**shear_data(), "source": "download"}
-    files = [f for split in data["download"]["splits"] for f in source_files(data, split)]
-    return files + [stats_file(data)]
-
-
 rule generate_dataset:
     output:
         dataset="results/{experiment}/data/dataset.nc",

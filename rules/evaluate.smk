@@ -1,15 +1,5 @@
 # Evaluation stage: test error, and the measured cost of one prediction.
 
-from workflow_scripts.config import canonical, evaluation_settings
-
-
-def evaluation_for(wildcards):
-    """The experiment's evaluation settings; rollout_steps only where it rolls out."""
-    settings = evaluation_settings(config, wildcards.experiment)
-    if not family(wildcards.experiment).rolls_out:
-        settings.pop("rollout_steps", None)
-    return canonical(settings)
-
 
 rule evaluate:
     input:

@@ -1,17 +1,5 @@
 # Regridding stage: either shear-flow source -> a Zarr training store per split (xarray + Dask).
 
-from workflow_scripts.data.sources import source_files, stats_file
-
-
-def regrid_settings(wildcards):
-    """The regrid block less the Dask scheduler, its Slurm workers and threads, which do not
-    change the store."""
-    return {
-        k: v
-        for k, v in shear_data()["regrid"].items()
-        if k not in ("scheduler", "slurm", "threads")
-    }
-
 
 rule regrid_shear_flow:
     input:
