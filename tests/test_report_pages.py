@@ -150,13 +150,16 @@ def test_claims_are_escaped_and_their_verdicts_marked():
     assert "1/20 = 0.05" in html  # what 3 seeds can show
 
 
-def test_the_start_page_gives_each_claim_its_sentence_comparisons_and_verdict():
+def test_the_start_page_gives_each_claim_its_sentence_parts_and_verdict():
     start = pages.start_page(_claims(), "Seeds.", "Energy.")
     assert start.count('<span class="verdict ') == 2  # one per claim, not per part
     assert "pinn@steps250 reaches 470x lower extrapolation MSE than mlp." in start
-    # the deciding comparisons, not the secondary one
-    assert "cost at matched accuracy across sweep points" in start
-    assert "training CO2 at each variant&#x27;s base configuration" not in start
+    # the deciding parts with their verdicts, not the secondary one
+    assert "accuracy: supported; cost: supported" in start
+    assert "equal budget" not in start
+    # a part's verdict follows the table
+    flipped = _claims().replace({"part_verdict": {"supported": "inconclusive"}})
+    assert "cost: inconclusive" in pages.start_page(flipped, "Seeds.", "Energy.")
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,8 @@ def claims_table(claims: pd.DataFrame) -> pd.DataFrame:
 
 def claim_summaries(claims: pd.DataFrame) -> pd.DataFrame:
     """One row per (claim, experiment): the claim, its verdict, the sentence built from its
-    numbers, and the comparisons its deciding parts used."""
+    numbers, and its deciding parts with their verdicts (each part's comparisons in full are
+    on the claims page: on the start page they crowded the sentence out)."""
     rows = []
     for (claim_id, experiment), group in claims.groupby(["claim_id", "experiment"], sort=False):
         deciding = group[group["decides"].astype(str) == "True"]
@@ -127,7 +128,13 @@ def claim_summaries(claims: pd.DataFrame) -> pd.DataFrame:
                 "claim": group["claim"].iloc[0],
                 "verdict": group["claim_verdict"].iloc[0],
                 "what_the_numbers_say": group["sentence"].iloc[0],
-                "compared_by": "; ".join(dict.fromkeys(deciding["comparison"].dropna())),
+                "parts_deciding": "; ".join(
+                    f"{part}: {verdict}"
+                    for part, verdict in dict.fromkeys(
+                        zip(deciding["part"], deciding["part_verdict"], strict=True)
+                    )
+                    if isinstance(part, str)
+                ),
             }
         )
     return formatted(pd.DataFrame(rows))
