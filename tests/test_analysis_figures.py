@@ -202,3 +202,14 @@ def test_two_sweeps_of_one_variant_are_two_lines_through_its_base(tmp_path, monk
     unet = sorted(label for label in drawn if "architecture.width" in label or "steps" in label)
     assert len(unet) == 2
     assert all(label.endswith("2 points)") for label in unet), unet
+
+
+def test_a_run_without_any_sweep_draws_each_variant_as_one_line(tmp_path) -> None:
+    """A config with no sweep writes no sweep_key column at all: the sweep figure still draws
+    (each variant its base point)."""
+    summary = synthetic_summary("oscillator", OSCILLATOR, seeds=3).drop(columns="sweep_key")
+    tables = analyzed(summary, synthetic_histories(summary))
+    assert "sweep_key" not in tables["runs"]
+    outputs = [tmp_path / "sweep.png"]
+    lifecycle.draw_experiment_figure("sweep", experiment_card("oscillator"), tables, outputs)
+    _written(outputs)

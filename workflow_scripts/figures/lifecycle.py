@@ -201,12 +201,12 @@ def _sweep_lines(runs: pd.DataFrame, model: str, points: pd.Index) -> dict[str, 
     """A variant's points grouped by the setting their sweep varies, each group with the base
     point, so that two sweeps of one variant (steps, and width) are two lines, not one."""
     rows = runs[(runs["model"] == model) & runs["point"].isin(points)]
-    axes = rows.dropna(subset=["sweep_key"]) if "sweep_key" in rows else rows.iloc[0:0]
-    by_axis = axes.groupby("sweep_key")["point"].unique()
-    base = [p for p in points if p not in set(axes["point"])]
-    if by_axis.empty:
+    if "sweep_key" not in rows or rows["sweep_key"].isna().all():
         return {"": list(points)}
-    return {str(axis): [*base, *swept] for axis, swept in by_axis.items()}
+    swept = rows.dropna(subset=["sweep_key"])
+    base = [p for p in points if p not in set(swept["point"])]
+    by_axis = swept.groupby("sweep_key")["point"].unique()
+    return {str(axis): [*base, *axis_points] for axis, axis_points in by_axis.items()}
 
 
 def plot_sweep(
