@@ -27,7 +27,7 @@ from workflow_scripts.analysis.statistics import (
 BIAS_RANK = {"none": 0, "weak": 1, "strong": 2}
 #: The training energy at a run's plateau (targets.plateau_energy), a per-run figure that the
 #: runs table lacks: Evidence computes it from the learning curves.
-PLATEAU = "plateau_energy_kwh"
+PLATEAU = targets.PLATEAU
 ENERGY = targets.ENERGY
 #: Words for the columns the claims speak of (the sentences of the report's start page).
 NAMES = {
@@ -176,7 +176,7 @@ class Evidence:
                 raise Missing(f"no learning curves ({self.tracked_error}) in {self.experiment}")
             self._plateaus = targets.plateau_energy(
                 self.curves, self.tracked_error, self.plateau_tolerance
-            ).rename(columns={"plateau_energy_kwh": PLATEAU})
+            )
         return self._plateaus
 
     def configurations(

@@ -43,6 +43,8 @@ from workflow_scripts.analysis.statistics import (
 
 RUN = GROUP + ["seed"]
 ENERGY = "energy_kwh"  # history.csv: cumulative training energy
+# A run's training energy at its first evaluation within the tolerance of its final error.
+PLATEAU = "plateau_energy_kwh"
 ENERGY_TO_TARGET_COLUMNS = [
     *GROUP,
     "tracked_error",
@@ -249,8 +251,8 @@ def plateau_energy(histories: pd.DataFrame, error: str, tolerance: float) -> pd.
                 "final_error": final,
                 "plateau_step": int(run["step"].iloc[first]),
                 "plateau_error": float(errors[first]),
-                "plateau_energy_kwh": float(run[ENERGY].iloc[first]),
+                PLATEAU: float(run[ENERGY].iloc[first]),
             }
         )
-    columns = [*RUN, "final_error", "plateau_step", "plateau_error", "plateau_energy_kwh"]
+    columns = [*RUN, "final_error", "plateau_step", "plateau_error", PLATEAU]
     return pd.DataFrame(rows, columns=columns)
