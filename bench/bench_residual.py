@@ -12,11 +12,19 @@ Prints, from one run, the throughput (points per second) of
 and the ratio residual time / plain forward time ((b)'s time over (a)'s, i.e. (a)'s throughput
 over (b)'s), the cost of one residual in forward passes; goal ≤ 6×.
 
+Then (e) the training step against its FLOP floor: the step's matmul FLOPs (the project's
+counter, ``measurement.count_flops``) over this machine's matmul rate in the same dtype and
+threads (a 1024 x 1024 product, the best of the repeats), and where the step's time goes by
+torch's profiler (matmuls, elementwise arithmetic such as tanh and its derivatives, the rest:
+autograd bookkeeping and dispatch). The floor ignores the elementwise work, so the ratio step /
+floor says how far a step is from pure matrix arithmetic.
+
 The network is the Burgers experiment's (depth hidden tanh layers of width units, 2 -> 1).
 The machine may be shared: the load average is printed, and every time is the minimum over
 several repeats (the least disturbed estimate). Example:
 
     python bench/bench_residual.py --points 10000 --threads 1
+    python bench/bench_residual.py --points 2000 --dtype float64 --threads 2   # config/paper.yaml
 """
 
 from __future__ import annotations
@@ -27,12 +35,38 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
+from workflow_scripts.measurement import count_flops
 from workflow_scripts.models.mlp import MLP
 from workflow_scripts.physics.autodiff import derivative
 from workflow_scripts.physics.burgers import DEFAULT_NU, pde_residual
 
 GOAL = 6.0
+
+# Profiler rows counted as matrix arithmetic; every other aten op that touches the data is
+# elementwise (tanh, tanh_backward, mul, add, pow, sum, ...).
+MATMUL_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::matmul"})
+ELEMENTWISE_OPS = frozenset(
+    {
+        "aten::mul",
+        "aten::add",
+        "aten::add_",
+        "aten::sub",
+        "aten::tanh",
+        "aten::tanh_backward",
+        "aten::pow",
+        "aten::sum",
+        "aten::mean",
+        "aten::div",
+        "aten::neg",
+        "aten::rsub",
+        "aten::fill_",
+        "aten::copy_",
+        "aten::mul_",
+        "aten::zero_",
+    }
+)
 
 
 def naive_residual(inputs: torch.Tensor, u: torch.Tensor, nu: float) -> torch.Tensor:
@@ -63,6 +97,31 @@ def best_times(calls: dict[str, Callable[[], object]], repeats: int, min_seconds
                     break
             best[name] = min(best[name], elapsed / count)
     return best
+
+
+def matmul_rate(dtype: torch.dtype, repeats: int, min_seconds: float) -> float:
+    """FLOP/s of a 1024 x 1024 x 1024 product in ``dtype`` (the least disturbed of the repeats)."""
+    a, b = (torch.rand(1024, 1024, dtype=dtype) for _ in range(2))
+    seconds = best_times({"mm": lambda: a @ b}, repeats, min_seconds)["mm"]
+    return 2 * 1024**3 / seconds
+
+
+def time_shares(call: Callable[[], object], calls: int) -> dict[str, float]:
+    """Share of ``call``'s self CPU time in matmuls, elementwise ops and everything else."""
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(calls):
+            call()
+    shares = {"matmul": 0.0, "elementwise": 0.0, "other": 0.0}
+    for event in profiler.key_averages():
+        if event.key in MATMUL_OPS:
+            kind = "matmul"
+        elif event.key in ELEMENTWISE_OPS:
+            kind = "elementwise"
+        else:
+            kind = "other"
+        shares[kind] += event.self_cpu_time_total
+    total = sum(shares.values())
+    return {kind: value / total for kind, value in shares.items()}
 
 
 def main() -> None:
@@ -130,6 +189,21 @@ def main() -> None:
     )
     verdict = "meets" if ratio <= GOAL else "misses"
     print(f"ratio residual time / plain forward time: {ratio:.2f} ({verdict} the goal <= {GOAL:g})")
+
+    flops = count_flops(training_step)
+    rate = matmul_rate(dtype, args.repeats, args.min_seconds)
+    floor = flops / rate
+    shares = time_shares(training_step, calls=max(3, round(0.5 / times["step"])))
+    print(
+        f"(e) training step {times['step'] * 1e3:.2f} ms; {flops / 1e6:.1f} MFLOP of matmuls at "
+        f"{rate / 1e9:.1f} GFLOP/s ({args.dtype} 1024^3 product, {args.threads} thread(s)): "
+        f"floor {floor * 1e3:.2f} ms"
+    )
+    print(
+        f"    profiler: matmuls {shares['matmul']:.0%}, elementwise {shares['elementwise']:.0%}, "
+        f"other (autograd, dispatch) {shares['other']:.0%} of the step's self CPU time"
+    )
+    print(f"ratio training step time / FLOP floor: {times['step'] / floor:.2f}")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def test_a_nan_figure_fails():
         (
             "bench_residual.py",
             ("--points", "64", "--repeats", "1", "--min-seconds", "0.01"),
-            ("ratio residual time / plain forward time:",),
+            ("ratio residual time / plain forward time:", "ratio training step time / FLOP floor:"),
         ),
         (
             "bench_shear_solver.py",
