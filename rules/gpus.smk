@@ -17,7 +17,13 @@ MACHINE_GPUS = 0 if all(device_of(config, e) == "cpu" for e in EXPERIMENTS) else
 if MACHINE_GPUS and "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", MACHINE_GPUS)
 
+# GPUs the run may use: this machine's, or those a profile declares (a cluster's, which a login
+# node without any does not see). On SLURM a job holding one gets `sbatch --gpus=1` and a
+# partition with GPUs (profiles/slurm/partitions.yaml); a job without stays on the CPU ones.
+_declared = workflow.global_resources.get("gpu")  # a Resource where parsed, an int registered
+RUN_GPUS = int(getattr(_declared, "value", _declared) or 0)
+
 
 def gpus_of(experiment):
     """The `gpu` resource of one job of the experiment."""
-    return 1 if MACHINE_GPUS and device_of(config, experiment) != "cpu" else 0
+    return 1 if RUN_GPUS and device_of(config, experiment) != "cpu" else 0

@@ -4,6 +4,7 @@ present, and its shear-flow models are The Well's baseline size."""
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import subprocess
@@ -83,11 +84,11 @@ def test_models_have_the_baselines_size(paper, model, low_m, high_m):
     assert low_m * 1e6 <= _parameters(architecture) <= high_m * 1e6
 
 
-def _dry_run(workdir, *targets, path=None) -> subprocess.CompletedProcess:
+def _dry_run(workdir, *targets, path=None, options=("--cores", "1")) -> subprocess.CompletedProcess:
     """``snakemake -n`` of config/paper.yaml in an empty ``workdir``, with ``path`` as PATH."""
     environment = os.environ | ({"PATH": path} if path else {})
     result = subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "1"]
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *options]
         + ["--dry-run", *targets, "--configfile", str(DEFAULT), str(PAPER)],
         capture_output=True,
         text=True,
@@ -224,3 +225,38 @@ def test_a_card_is_reused_only_where_it_can_be(card, refused):
     config["experiments"]["oscillator_undamped"] = {"card": card, "data": {"delta": 0.0}}
     with pytest.raises(ConfigError, match=refused):
         validate_config(config)
+
+
+def test_on_slurm_only_the_gpu_experiments_jobs_ask_for_a_gpu(tmp_path):
+    """Through profiles/slurm, from a login node without a GPU (this machine): the shear flow's
+    jobs hold a GPU (the profile declares the cluster's), the laptop experiments' none, and no
+    job names a partition: the plugin picks it from partitions.yaml by the job's resources."""
+    profile = ("--workflow-profile", str(REPO / "profiles" / "slurm"))
+    result = _dry_run(tmp_path, options=profile)
+    for rule in ("train", "evaluate"):
+        assert _gpus_held(result, rule) == {e: {0} for e in LAPTOP} | {"shear_flow": {1}}
+    assert "slurm_partition" not in result.stdout
+
+
+class _Job:
+    """What the SLURM plugin's partition selection reads of a job."""
+
+    def __init__(self, gpus: int) -> None:
+        self.name, self.threads = "train", 1
+        self.resources = _Resources(gpu=gpus, mem_mb=32000, runtime=720)
+
+
+class _Resources(dict):
+    def __getattr__(self, name):
+        return self[name]
+
+
+@pytest.mark.parametrize(("gpus", "partition"), [(0, "cpu"), (1, "gpu")])
+def test_the_profiles_partitions_send_gpu_jobs_to_gpus_and_the_rest_to_cpus(gpus, partition):
+    from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file
+
+    profile = REPO / "profiles" / "slurm"
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    partitions = read_partition_file(profile / settings["slurm-partition-config"])
+    chosen = get_best_partition(partitions, _Job(gpus), logging.getLogger("slurm"))
+    assert chosen == partition

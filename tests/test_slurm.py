@@ -251,6 +251,7 @@ def _config() -> dict:
     file per split of 2/1/1 trajectories of 12 frames at 32 x 64, regridded to 16 x 32."""
     config = tiny_config()
     config["seeds"] = [0]
+    config["experiments"]["oscillator"]["device"] = "cpu"  # its jobs hold no GPU
     for experiment, block in config["experiments"].items():
         for model, variant in block["models"].items():
             variant["enabled"] = model == VARIANTS[experiment]
@@ -397,6 +398,23 @@ def test_every_job_of_the_tiny_config_went_through_sbatch(runs):
     for job_id, log in submitted.items():
         assert log.name == f"{job_id}.log"
         assert "1 of 1 steps (100%) done" in log.read_text(), log
+
+
+def test_each_job_went_to_the_partition_its_device_needs(runs):
+    """profiles/slurm/partitions.yaml: a job holding a GPU (train, evaluate and the simulation
+    of an experiment whose device is not cpu) to the gpu partition, every other to cpu."""
+    _, _, run = runs
+    chosen = re.findall(r"Auto-selected partition '(\w+)' for job (\w+)", run.stdout + run.stderr)
+    planned = planned_jobs(run)
+    on_gpu = {rule: sum(1 for p, r in chosen if (p, r) == ("gpu", rule)) for rule in planned}
+    gpu_experiments = [e for e in VARIANTS if e != "oscillator"]  # device auto: may use CUDA
+    expected = {rule: 0 for rule in planned} | {
+        "train": len(gpu_experiments),
+        "evaluate": len(gpu_experiments),
+        "simulate_shear_flow": planned.get("simulate_shear_flow", 0),
+    }
+    assert on_gpu == {rule: expected[rule] for rule in planned}, chosen
+    assert len(chosen) == sum(planned.values()), (chosen, planned)  # each by the selection
 
 
 def test_errors_equal_the_local_runs_bitwise_energies_are_measured_anew(runs):
