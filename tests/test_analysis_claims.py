@@ -9,6 +9,8 @@ import pytest
 from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
 from workflow_scripts.analysis.claims import COLUMNS, check_claims, seed_limits
+from workflow_scripts.analysis.comparisons import Lower, fold, ratio_verdict, times
+from workflow_scripts.analysis.effect_sizes import Effect
 from workflow_scripts.analysis.evidence import Evidence
 from workflow_scripts.analysis.matched_cost import CurveCost, FrontDominance
 from workflow_scripts.analysis.statistics import summarize_over_seeds
@@ -140,6 +142,9 @@ def test_a_dearer_step_dominant_across_its_sweep_is_cheaper_at_matched_accuracy(
     assert result.verdict == "supported"
     assert result.phrase.startswith("pinn@steps250 reaches 488x lower test MSE than mlp (mlp's")
     assert result.effect.estimate == pytest.approx(1.52 / 4.0)
+    # Its reason quotes the end of the cost interval that decides it.
+    assert f"costs at most {times(result.effect.high)} mlp's training CO2" in result.reason
+    assert "(the cost ratio interval's upper end)" in result.reason
     # At an equal budget the PINN is dearer: that comparison would have said the opposite.
     flipped = _hand_made({k: (e, c) for k, (e, c) in points.items() if k[1] == "base"})
     [equal] = FrontDominance("test_mse", "train_co2_g", ("pinn",), ("mlp",)).evaluate(flipped)
@@ -239,6 +244,7 @@ def test_claim_6_reads_the_prior_ordering_as_a_rank_correlation(tables, claims) 
     assert (shear["statistic"] == "Kendall tau").all()
     training = shear[shear["part"].str.startswith("training: ")].iloc[0]
     assert training["estimate"] < 0 and training["ci_high"] < 0
+    assert f"tau at most {training['ci_high']:.3g} (its interval's upper end)" in training["reason"]
     # Strong priors made dearest to train at matched accuracy: the correlation turns.
     changed = _check(_scaled(tables, "shear_flow", ("fno", "fno_divfree"), ["energy_kwh"], 1e3))
     row = changed[(changed["claim_id"] == "6") & (changed["experiment"] == "shear_flow")]
@@ -252,6 +258,79 @@ def test_overlap_and_a_missed_factor_are_inconclusive_and_say_so(tables) -> None
     changed = _check(_scaled(tables, "oscillator", "pinn", ["test_extrap_mse"], mlp / pinn / 3))
     accuracy = changed[changed["part"] == "accuracy: far better extrapolation"].iloc[0]
     assert accuracy["verdict"] == "inconclusive" and "less than the 10x" in accuracy["reason"]
+    # The reason quotes the interval's upper end, which decides it, not the medians' ratio.
+    high = accuracy["ci_high"]
+    assert f"at least {times(1 / high)} lower than mlp" in accuracy["reason"]
+    assert f"(the ratio interval's upper end, {high:.3g})" in accuracy["reason"]
+    assert times(1 / accuracy["estimate"]) not in accuracy["reason"]
+
+
+@pytest.mark.parametrize(
+    ("effect", "verdict", "says", "not_says"),
+    [
+        # 100x lower at the medians, but only 5x at the interval's upper end: short of 10x.
+        ((0.01, 0.001, 0.2), "inconclusive", "pinn at least 5x lower than mlp", "100x"),
+        # The same medians with a narrower interval: decided by its upper end, 20x.
+        ((0.01, 0.001, 0.05), "supported", "pinn at least 20x lower than mlp", "100x"),
+        # 3x higher at the medians, at least 1.8x at the interval's lower end.
+        ((3.0, 1.8, 5.0), "contradicted", "pinn at least 1.8x higher than mlp", "3x"),
+    ],
+)
+def test_a_reason_quotes_the_interval_end_that_decides_it(effect, verdict, says, not_says):
+    estimate, low, high = effect
+    judged = ratio_verdict(
+        Effect("ratio of medians", estimate, low, high, 0.05, 3, 3), "pinn", "mlp", factor=10.0
+    )
+    assert judged[0] == verdict
+    end = "upper end, " + f"{high:g}" if verdict != "contradicted" else f"lower end, {low:g}"
+    assert says in judged[1] and end in judged[1] and not_says not in judged[1]
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (0.4, "0.4x"),
+        (13.94, "13.9x"),
+        (1300.0, "1,300x"),
+        (12345.0, "12,300x"),  # 3 significant figures, not to the unit
+        (18_110_033.0, "1.81e7x"),
+        (1.001, "about 1x"),
+        (float("nan"), "n/a"),
+    ],
+)
+def test_a_ratio_is_written_to_three_figures_and_nan_as_n_a(ratio, text) -> None:
+    assert times(ratio) == text
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"),
+    [
+        (1 / 470, "470x lower test MSE than"),
+        (2.5, "2.5x higher test MSE than"),
+        (1 / 18_110_033, "1.81e7x lower test MSE than"),
+        (1.003, "about the same test MSE (within 0.3 %) as"),
+        (0.997, "about the same test MSE (within 0.3 %) as"),
+        (1.0, "the same test MSE as"),
+        (float("nan"), "an undefined ratio (n/a) of test MSE to"),
+    ],
+)
+def test_a_ratio_in_words_never_reads_1x_higher_or_nan(ratio, text) -> None:
+    assert fold(ratio, "test MSE") == text
+
+
+def test_a_comparison_of_near_equal_medians_says_so() -> None:
+    mlp = [1.0, 1.1, 0.9]
+    costs = [1.0, 1.1, 0.9]
+
+    def phrase(pinn: list[float]) -> str:
+        evidence = _hand_made({("mlp", "base"): (mlp, costs), ("pinn", "base"): (pinn, costs)})
+        [result] = Lower("test_mse", ("pinn",), ("mlp",)).evaluate(evidence)
+        return result.phrase
+
+    near = phrase([1.001, 1.101, 0.901])
+    assert "has about the same test MSE (within 0.1 %) as mlp" in near
+    assert "1x higher" not in near
+    assert "has 2x higher test MSE than mlp" in phrase([2.0, 2.2, 1.8])
 
 
 def test_what_is_missing_is_said(tables) -> None:

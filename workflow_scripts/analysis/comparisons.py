@@ -9,8 +9,13 @@ Verdict of one comparison, from the percentile-bootstrap interval of its effect:
   max a / min b]: supported means every seed of a below every seed of b.
 - a Kendall tau: supported if the interval lies on the claimed side of 0, contradicted if on
   the other, inconclusive otherwise.
-The p-values do not enter a verdict: claims.py adjusts them (Holm) across a claim and reports
-them beside it, with what the seed count lets them reach.
+A comparison's reason quotes the end of the interval that decides its verdict ("at least 5x
+lower (the ratio interval's upper end, 0.2)"), not the point estimate, on which the verdict
+does not rest. The p-values do not enter a verdict: claims.py adjusts them (Holm) across a
+claim and reports them beside it, with what the seed count lets them reach.
+
+Ratios in words (:func:`times`, :func:`fold`): 3 significant figures ("12,300x", "1.81e7x"),
+"about the same ... (within 0.3 %)" where a ratio rounds to 1, "n/a" where it is undefined.
 """
 
 from __future__ import annotations
@@ -57,24 +62,65 @@ def missing(comparison: str, what: Missing) -> Result:
     return Result(INCONCLUSIVE, "", comparison, None, "", f"missing: {what}", f"missing: {what}")
 
 
+def significant_figures(value: float) -> str:
+    """A number to 3 significant figures: "0.4", "13.9", "0.000123", "1.2e-5", "1,300",
+    "353,000", and from a million up as "1.81e7"; NaN as "n/a"."""
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value) or value == 0:
+        return f"{value:g}"
+    text = f"{value:.3g}"
+    if 1e3 <= abs(float(text)) < 1e6:
+        return f"{float(text):,.0f}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _inverse(ratio: float) -> float:
+    return math.inf if ratio == 0 else 1 / ratio
+
+
+def _rounds_to_one(ratio: float) -> bool:
+    """Whether a ratio other than 1 prints as 1 to 3 significant figures, either way up."""
+    return ratio != 1 and max(ratio, 1 / ratio) < 1.005
+
+
 def times(ratio: float) -> str:
-    """A ratio as "0.4x", "1.04x", "13.9x", "1,300x"."""
+    """A ratio as "0.4x", "1.04x", "13.9x", "1,300x", "1.81e7x"; "about 1x" where it rounds
+    to 1 without being 1, "n/a" where it is undefined (NaN)."""
+    if math.isnan(ratio):
+        return "n/a"
     if math.isinf(ratio):
         return "infinitely many times"
-    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
+    if ratio > 0 and _rounds_to_one(ratio):
+        return "about 1x"
+    return f"{significant_figures(ratio)}x"
 
 
-def fold(ratio: float) -> str:
-    """A ratio a/b as a comparison: "470x lower", "2.5x higher"."""
-    if ratio == 0:
-        return "infinitely lower"
-    return f"{times(1 / ratio if ratio < 1 else ratio)} {'lower' if ratio < 1 else 'higher'}"
+def fold(ratio: float, what: str) -> str:
+    """A ratio a/b of ``what`` as the words between a and b: "470x lower test MSE than",
+    "2.5x higher test MSE than", "about the same test MSE (within 0.3 %) as", "the same test
+    MSE as", or, where the ratio is undefined (NaN), "an undefined ratio (n/a) of test MSE
+    to"."""
+    if math.isnan(ratio):
+        return f"an undefined ratio (n/a) of {what} to"
+    if ratio == 0 or math.isinf(ratio):
+        return f"infinitely {'lower' if ratio == 0 else 'higher'} {what} than"
+    if ratio == 1:
+        return f"the same {what} as"
+    if _rounds_to_one(ratio):
+        return f"about the same {what} (within {100 * abs(ratio - 1):.1g} %) as"
+    lower = ratio < 1
+    return f"{times(1 / ratio if lower else ratio)} {'lower' if lower else 'higher'} {what} than"
 
 
 def interval_text(effect: Effect) -> str:
+    estimate = significant_figures(effect.estimate)
     if not effect.has_interval:
-        return f"{effect.estimate:.3g} (one seed: no interval)"
-    return f"{effect.estimate:.3g} [{effect.low:.3g}, {effect.high:.3g}]"
+        return f"{estimate} (one seed: no interval)"
+    return f"{estimate} [{significant_figures(effect.low)}, {significant_figures(effect.high)}]"
 
 
 def ratio_effect(a: Sample, b: Sample, key: tuple, seed: int, factor: float = 1.0) -> Effect:
@@ -86,19 +132,32 @@ def ratio_effect(a: Sample, b: Sample, key: tuple, seed: int, factor: float = 1.
 
 
 def ratio_verdict(effect: Effect, a: str, b: str, factor: float = 1.0) -> tuple[str, str]:
+    """The verdict on "a lower than b (by ``factor``)" from the ratio a/b's interval, and its
+    reason, which quotes the end of the interval that decides it (not the point estimate:
+    the verdict does not rest on it)."""
     if not effect.has_interval:
         return INCONCLUSIVE, "one seed: no interval"
-    if effect.high < 1 / factor:
-        return SUPPORTED, f"{a} lower in every resample (ratio interval below {1 / factor:g})"
-    if effect.low > 1:
-        return CONTRADICTED, f"{b} lower in every resample (ratio interval above 1)"
-    if effect.high < 1:
-        return (
-            INCONCLUSIVE,
-            f"{a} lower by {1 / effect.estimate:.3g}x, less than the {factor:g}x claimed "
-            "across seeds",
+    low, high = effect.low, effect.high
+    if high < 1 / factor:
+        return SUPPORTED, (
+            f"{a} at least {times(_inverse(high))} lower than {b} in every resample (the ratio "
+            f"interval's upper end, {significant_figures(high)}, is below {1 / factor:g})"
         )
-    return INCONCLUSIVE, "the ratio's interval includes 1: the seeds overlap"
+    if low > 1:
+        return CONTRADICTED, (
+            f"{a} at least {times(low)} higher than {b} in every resample (the ratio "
+            f"interval's lower end, {significant_figures(low)}, is above 1)"
+        )
+    if high < 1:
+        return INCONCLUSIVE, (
+            f"{a} at least {times(_inverse(high))} lower than {b} across seeds (the ratio "
+            f"interval's upper end, {significant_figures(high)}), less than the {factor:g}x "
+            "claimed"
+        )
+    return INCONCLUSIVE, (
+        f"the ratio's interval [{significant_figures(low)}, {significant_figures(high)}] "
+        "includes 1: the seeds overlap"
+    )
 
 
 def sides(
@@ -155,7 +214,7 @@ class Lower:
                 effect = ratio_effect(a, b, key, evidence.seed, self.factor)
                 verdict, reason = ratio_verdict(effect, a.label, b.label, self.factor)
                 phrase = (
-                    f"{self._which(a)} has {fold(effect.estimate)} {name(self.metric)} than "
+                    f"{self._which(a)} has {fold(effect.estimate, name(self.metric))} "
                     f"{self._which(b)} (ratio {interval_text(effect)})"
                 )
                 numbers = f"{self.metric}: {a.text()} vs {b.text()}"
@@ -218,12 +277,24 @@ class RankCorrelation:
         other_side = effect.low > 0 if self.expect_negative else effect.high < 0
         if not effect.has_interval:
             verdict, reason = INCONCLUSIVE, "one seed: no interval"
-        elif claimed_side:
-            verdict, reason = SUPPORTED, "tau's interval lies on the claimed side of 0"
-        elif other_side:
-            verdict, reason = CONTRADICTED, "tau's interval lies on the other side of 0"
+        # A reason quotes the end of tau's interval that decides the verdict.
+        elif claimed_side or other_side:
+            negative = effect.high < 0
+            end = effect.high if negative else effect.low
+            verdict = SUPPORTED if claimed_side else CONTRADICTED
+            reason = (
+                f"tau at {'most' if negative else 'least'} {significant_figures(end)} (its "
+                f"interval's {'upper' if negative else 'lower'} end), on the "
+                f"{'claimed' if claimed_side else 'other'} side of 0"
+            )
         else:
-            verdict, reason = INCONCLUSIVE, "tau's interval includes 0"
+            verdict, reason = (
+                INCONCLUSIVE,
+                (
+                    f"tau's interval [{significant_figures(effect.low)}, "
+                    f"{significant_figures(effect.high)}] includes 0"
+                ),
+            )
         numbers = f"{figure}: " + ", ".join(
             f"{s.text()} ({evidence.bias(m)})" for s, m in zip(samples, models, strict=True)
         )

@@ -118,15 +118,26 @@ class FrontDominance:
             key=lambda p: (not p.at_best, p.reached.error.median, -p.saving),
         )
         x, y = witness.reaching, witness.reached
+        # A decided verdict rests on the witness's interval: its reason quotes the deciding end.
+        if verdict == SUPPORTED:
+            reason += (
+                f"; {x.label} costs at most {times(witness.effect.high)} {y.label}'s "
+                f"{name(cost)} (the cost ratio interval's upper end)"
+            )
+        elif verdict == CONTRADICTED:
+            reason += (
+                f"; {y.label} costs at least {times(witness.effect.low)} {x.label}'s "
+                f"{name(cost)} (the cost ratio interval's lower end)"
+            )
         accuracy = (
             f"as low {name(error)} as"
             if x.error.median == y.error.median
-            else f"{fold(x.error.median / y.error.median)} {name(error)} than"
+            else fold(_divided(x.error.median, y.error.median), name(error))
         )
         best = f" ({y.model}'s most accurate)" if witness.at_best else ""
         phrase = (
             f"{x.label} reaches {accuracy} {y.label}{best} at "
-            f"{times(x.cost.median / y.cost.median)} its {name(cost)} "
+            f"{times(_divided(x.cost.median, y.cost.median))} its {name(cost)} "
             f"(cost ratio {group} : {rival} {interval_text(witness.effect)})"
         )
         numbers = (
@@ -137,6 +148,12 @@ class FrontDominance:
         return Result(
             verdict, f"{group} vs {rival}", self.describe(), witness.effect, numbers, reason, phrase
         )
+
+
+def _divided(a: float, b: float) -> float:
+    """a / b of two medians, NaN where undefined (0 / 0, inf / inf) rather than an error."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / np.float64(b))
 
 
 @dataclass(frozen=True)
