@@ -3,12 +3,14 @@ curves, cost judged at matched accuracy, and verdicts that flip when the numbers
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
-from workflow_scripts.analysis.claims import COLUMNS, check_claims, seed_limits
+from workflow_scripts.analysis.claims import COLUMNS, Claim, Part, check_claims, seed_limits
 from workflow_scripts.analysis.comparisons import Lower, fold, ratio_verdict, times
 from workflow_scripts.analysis.effect_sizes import Effect
 from workflow_scripts.analysis.evidence import Evidence
@@ -171,6 +173,32 @@ def test_a_variant_that_never_reaches_the_rivals_error_is_not_cheaper() -> None:
 def _hand_made(points: dict) -> Evidence:
     """Evidence from per-seed (error, cost) of each (model, point), with learning curves
     from 10 down to each run's error, energy growing linearly to its cost."""
+    runs, curves = _hand_made_tables(points)
+    return Evidence(
+        "oscillator",
+        runs,
+        summarize_over_seeds(runs),
+        curves,
+        tracked_error="val_mse",
+        plateau_tolerance=0.1,
+    )
+
+
+def _hand_made_claims(points: dict, *parts: Part) -> pd.DataFrame:
+    """The claims table of one claim made of ``parts``, on :func:`_hand_made_tables`."""
+    runs, curves = _hand_made_tables(points)
+    claim = Claim("t", "oscillator", "A test claim.", "tests", parts)
+    return check_claims(
+        {"oscillator": runs},
+        {"oscillator": summarize_over_seeds(runs)},
+        {"oscillator": curves},
+        tracked_error="val_mse",
+        claims=(claim,),
+    )
+
+
+def _hand_made_tables(points: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs table and learning curves of :func:`_hand_made`."""
     runs, curves = [], []
     for (model, point), (errors, costs) in points.items():
         for seed, (error, cost) in enumerate(zip(errors, costs, strict=True)):
@@ -201,15 +229,34 @@ def _hand_made(points: dict) -> Evidence:
                     }
                 )  # fmt: skip
             )
-    runs = pd.DataFrame(runs)
-    return Evidence(
-        "oscillator",
-        runs,
-        summarize_over_seeds(runs),
-        pd.concat(curves, ignore_index=True),
-        tracked_error="val_mse",
-        plateau_tolerance=0.1,
+    return pd.DataFrame(runs), pd.concat(curves, ignore_index=True)
+
+
+def test_an_inconclusive_comparison_is_never_significant() -> None:
+    # Each side dominates somewhere: the PINN's base point beats the MLP's best in every seed
+    # (the witness, p = 1/20 = 0.05, alone in its family: p_holm 0.05), while a cheap MLP
+    # point beats the PINN's cheap one. The verdict is inconclusive: not significant.
+    points = {
+        ("pinn", "base"): ([0.01, 0.011, 0.009], [1.0, 1.1, 0.9]),
+        ("pinn", "steps250"): ([2.0, 2.1, 1.9], [0.05, 0.052, 0.048]),
+        ("mlp", "base"): ([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]),
+        ("mlp", "steps250"): ([1.5, 1.6, 1.4], [0.02, 0.021, 0.019]),
+    }
+    parts = (
+        Part("cost", (FrontDominance("test_mse", "train_co2_g", ("pinn",), ("mlp",)),)),
+        Part("secondary", (Lower("train_co2_g", ("pinn",), ("mlp",), at="base"),), False),
     )
+    cost, secondary = _hand_made_claims(points, *parts).itertuples()
+    assert cost.verdict == "inconclusive" and "each dominates somewhere" in cost.reason
+    assert cost.p_holm == pytest.approx(0.05)
+    assert cost.significant is False
+    # No p_holm (a secondary part, outside the Holm family): no significance either way.
+    assert math.isnan(secondary.p_holm) and math.isnan(secondary.significant)
+    # Without the MLP's cheap point the PINN's win stands alone: supported, and significant.
+    del points[("mlp", "steps250")]
+    cost, _ = _hand_made_claims(points, *parts).itertuples()
+    assert cost.verdict == "supported" and cost.p_holm == pytest.approx(0.05)
+    assert cost.significant is True
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,13 @@ a verdict. Each comparison gives a result per pair of variants compared; then:
 
 Each comparison reports its effect (ratio of medians, or Kendall's tau) with a bootstrap
 interval and an exact one-sided p-value; the p-values of a claim's deciding comparisons are
-Holm-adjusted together (``p_holm``) and ``significant`` marks those at or below the
-significance level. Verdicts come from the intervals, not the p-values: with 3 seeds a side
+Holm-adjusted together (``p_holm``). ``significant`` is True only where the comparison's
+verdict is supported and its ``p_holm`` is at or below the significance level: the p-value is
+one-sided towards the claim, so it cannot mark a contradiction, and an inconclusive verdict
+(the interval reaches past no effect, or the sides each dominate somewhere) is not made
+significant by a small p of its witness; False otherwise, and empty (NaN) where there is no
+adjusted p (no effect computed, or a secondary part, outside the Holm family). Verdicts come
+from the intervals, not the p-values: with 3 seeds a side
 the smallest exact p is 1/20 = 0.05, so after Holm no comparison of a claim with two or more
 can be significant; a verdict then says the direction held in every seed, and ``p_holm`` says
 how little that is at this seed count (:func:`seed_limits`).
@@ -66,6 +71,7 @@ COLUMNS = [
     "ci_high",
     "p_value",
     "p_holm",
+    # True: supported and p_holm <= the significance level; False: not; NaN: no p_holm.
     "significant",
     "n_a",
     "n_b",
@@ -261,6 +267,14 @@ def part_verdict(results: Sequence[Result]) -> str:
     return _all([_join(verdicts) for verdicts in pairs.values()])
 
 
+def _significant(verdict: str, p_holm: float, level: float) -> bool | float:
+    """The ``significant`` column (module docstring): NaN without an adjusted p, else True
+    only for a supported verdict whose adjusted p is at most ``level``."""
+    if math.isnan(p_holm):
+        return math.nan
+    return verdict == SUPPORTED and p_holm <= level
+
+
 def _headline(results: Sequence[Result], verdict: str) -> Result:
     """The result that says the part's verdict best: for a supported part the closest call
     (the rival it beats by the least), else the first result with the part's verdict."""
@@ -316,7 +330,7 @@ def _rows(claim: Claim, evidence: Evidence | None, significance: float) -> list[
                     "ci_high": effect.high if effect else math.nan,
                     "p_value": effect.p_value if effect else math.nan,
                     "p_holm": p_holm,
-                    "significant": bool(p_holm <= significance),
+                    "significant": _significant(result.verdict, p_holm, significance),
                     "n_a": effect.n_a if effect else math.nan,
                     "n_b": effect.n_b if effect else math.nan,
                     "numbers": result.numbers,
