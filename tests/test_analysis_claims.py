@@ -232,6 +232,30 @@ def _hand_made_tables(points: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(runs), pd.concat(curves, ignore_index=True)
 
 
+def test_a_sentence_names_the_comparisons_that_disagree_within_a_part() -> None:
+    # The PINN beats the MLP in every seed but loses to another prior in every seed: the
+    # part is contradicted, and its sentence must not read as if every comparison agreed.
+    costs = [1.0, 1.1, 0.9]
+    points = {
+        ("pinn", "base"): ([0.1, 0.11, 0.09], costs),
+        ("mlp", "base"): ([1.0, 1.1, 0.9], costs),
+        ("other", "base"): ([0.01, 0.011, 0.009], costs),
+    }
+    part = Part("accuracy", (Lower("test_mse", ("pinn",), ("mlp", "other"), at="base"),))
+    table = _hand_made_claims(points, part)
+    assert table["verdict"].tolist() == ["supported", "contradicted"]
+    sentence = table["sentence"].iloc[0]
+    assert sentence.startswith("Contradicted: pinn has 10x higher test MSE than other")
+    assert "which contradicts the claim, but pinn has 10x lower test MSE than mlp" in sentence
+    assert sentence.endswith("which supports the claim.")
+    # The other prior no better than the MLP: every comparison agrees, and the sentence says
+    # the closest call alone.
+    points[("other", "base")] = ([1.0, 1.1, 0.9], costs)
+    agreed = _hand_made_claims(points, part)["sentence"].iloc[0]
+    assert agreed.startswith("Supported: pinn has 10x lower test MSE than")
+    assert "contradicts" not in agreed and agreed.count("10x lower") == 1
+
+
 def test_an_inconclusive_comparison_is_never_significant() -> None:
     # Each side dominates somewhere: the PINN's base point beats the MLP's best in every seed
     # (the witness, p = 1/20 = 0.05, alone in its family: p_holm 0.05), while a cheap MLP

@@ -10,6 +10,9 @@ a verdict. Each comparison gives a result per pair of variants compared; then:
   decides);
 - a part: contradicted if any pair is, supported if every pair is, inconclusive otherwise;
 - a claim: contradicted if any deciding part is, supported if every one is, else inconclusive.
+A claim's sentence gives each deciding part's headline comparison and, where a part's
+comparisons point both ways (one supports, another contradicts), every decided one that
+differs from the headline, each with its verdict.
 
 Each comparison reports its effect (ratio of medians, or Kendall's tau) with a bootstrap
 interval and an exact one-sided p-value; the p-values of a claim's deciding comparisons are
@@ -285,6 +288,24 @@ def _headline(results: Sequence[Result], verdict: str) -> Result:
     return min(first, key=lambda r: r.effect.size if r.effect else 0.0)
 
 
+_SAYS = {SUPPORTED: "which supports the claim", CONTRADICTED: "which contradicts the claim"}
+
+
+def _part_phrase(results: Sequence[Result], verdict: str) -> str:
+    """A part in words: its headline result, and where the part's comparisons point both
+    ways (one supports, another contradicts), every decided one that differs from the
+    headline too, each with its verdict, so the sentence does not read as if all agreed."""
+    head = _headline(results, verdict)
+    found = {r.verdict for r in results}
+    if not {SUPPORTED, CONTRADICTED} <= found:
+        return head.phrase
+    others = [r for r in results if r.verdict in _SAYS and r.verdict != head.verdict]
+    said = _SAYS.get(head.verdict, "which decides nothing")
+    return f"{head.phrase}, {said}, but " + ", and ".join(
+        f"{r.phrase}, {_SAYS[r.verdict]}" for r in others
+    )
+
+
 def _rows(claim: Claim, evidence: Evidence | None, significance: float) -> list[dict]:
     head = {"claim_id": claim.id, "experiment": claim.experiment, "claim": claim.text}
     if evidence is None:
@@ -304,7 +325,7 @@ def _rows(claim: Claim, evidence: Evidence | None, significance: float) -> list[
         judged.append((part, results, part_verdict(results)))
     deciding = [(p, rs, v) for p, rs, v in judged if p.decides]
     verdict = _all([v for _, _, v in deciding])
-    phrases = [_headline(rs, v).phrase for _, rs, v in deciding]
+    phrases = [_part_phrase(rs, v) for _, rs, v in deciding]
     sentence = f"{verdict.capitalize()}: " + "; ".join(dict.fromkeys(phrases)) + "."
     p_values = [r.effect.p_value if r.effect else math.nan for _, rs, _ in deciding for r in rs]
     adjusted = iter(holm(p_values))
