@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from test_analysis_tables import OSCILLATOR, analyzed, synthetic_histories, synthetic_summary
 
-from workflow_scripts.analysis.claims import COLUMNS, Claim, Part, check_claims, seed_limits
+from workflow_scripts.analysis.claims import (
+    COLUMNS,
+    Claim,
+    Part,
+    check_claims,
+    not_checked,
+    seed_limits,
+)
 from workflow_scripts.analysis.comparisons import Lower, fold, ratio_verdict, times
 from workflow_scripts.analysis.effect_sizes import Effect
 from workflow_scripts.analysis.evidence import Evidence
@@ -404,7 +411,7 @@ def test_a_comparison_of_near_equal_medians_says_so() -> None:
     assert "has 2x higher test MSE than mlp" in phrase([2.0, 2.2, 1.8])
 
 
-def test_what_is_missing_is_said(tables) -> None:
+def test_what_is_missing_is_said(tables, claims) -> None:
     only = {name: tables[name] for name in ("oscillator", "shear_flow")}
     # No width sweep: claim 7 lacks the data-driven model's sweep.
     shear = dict(only["shear_flow"])
@@ -415,9 +422,15 @@ def test_what_is_missing_is_said(tables) -> None:
     oscillator["runs"] = oscillator["runs"].drop(columns="test_extrap_mse")
     only["oscillator"] = oscillator
     table = _check(only)
-    burgers = table[table["experiment"] == "burgers"]  # claims 2 and 6
-    assert burgers["claim_verdict"].tolist() == ["inconclusive"] * 2
-    assert burgers["reason"].tolist() == ["experiment burgers not run"] * 2
+    # Burgers not run (claims 2 and 6), nor the undamped oscillator (claim 1): no row that
+    # could read as evidence, and the report names them.
+    assert set(table["experiment"]) == {"oscillator", "shear_flow"}
+    assert not_checked(table) == (
+        "Not checked, their experiment not being run in this configuration (no rows in "
+        "claims.csv, no verdict): claim 1 (oscillator_undamped), claim 2 (burgers), "
+        "claim 6 (burgers)."
+    )
+    assert not_checked(claims) == ""  # every experiment run
     seven = table[(table["claim_id"] == "7") & table["decides"].astype(bool)].iloc[0]
     assert seven["verdict"] == "inconclusive" and "no sweep of unet's width" in seven["reason"]
     one = table[table["part"] == "accuracy: far better extrapolation"].iloc[0]

@@ -47,7 +47,8 @@ def _summary(estimate: bool = True) -> pd.DataFrame:
 
 def _claims() -> pd.DataFrame:
     """A claims table as claims.check_claims writes it: a claim with an accuracy part, a cost
-    part and a secondary part, and a claim whose experiment did not run."""
+    part and a secondary part, and a claim left inconclusive by a missing column (the other
+    declared claims' experiments not run: no rows)."""
     nan = float("nan")
     one = {
         "claim_id": 1,
@@ -76,9 +77,9 @@ def _claims() -> pd.DataFrame:
          "verdict": "contradicted", "estimate": 2.5, "ci_low": nan, "ci_high": nan,
          "p_value": 1.0, "p_holm": nan, "significant": False, "numbers": "", "reason": ""},
         {"claim_id": 2, "experiment": "burgers", "claim": "C-PINN <best> & cheapest",
-         "claim_verdict": "inconclusive", "sentence": "Inconclusive: experiment burgers not run.",
-         "decides": True, "verdict": "inconclusive", "reason": "experiment burgers not run",
-         "source": "paper.md"},
+         "claim_verdict": "inconclusive", "sentence": "Inconclusive: missing: test_mse.",
+         "part": "accuracy", "decides": True, "part_verdict": "inconclusive",
+         "verdict": "inconclusive", "reason": "missing: test_mse", "source": "paper.md"},
     ]  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -160,6 +161,23 @@ def test_the_start_page_gives_each_claim_its_sentence_parts_and_verdict():
     # a part's verdict follows the table
     flipped = _claims().replace({"part_verdict": {"supported": "inconclusive"}})
     assert "cost: inconclusive" in pages.start_page(flipped, "Seeds.", "Energy.")
+
+
+def test_the_claims_not_checked_are_named_not_shown_as_inconclusive():
+    # Only claims 1 (oscillator) and 2 (burgers) have rows: the others' experiments did not
+    # run, and both pages say so in words, with no verdict.
+    start = pages.start_page(_claims(), "Seeds.", "Energy.")
+    claims = pages.claims_page(_claims(), "Seeds.")
+    for html in (start, claims):
+        assert "Not checked, their experiment not being run in this configuration" in html
+        assert "claim 1 (oscillator_undamped), claim 3 (shear_flow)" in html
+        assert "claim 2 (burgers)" not in html
+        assert "not run" not in html.split("Not checked")[0]
+    # A row for the undamped oscillator's claim: it is no longer named as not checked.
+    undamped = _claims().iloc[:1].assign(experiment="oscillator_undamped")
+    more = pages.start_page(pd.concat([_claims(), undamped]), "Seeds.", "Energy.")
+    assert "claim 1 (oscillator_undamped)" not in more
+    assert "Not checked, their experiment not being run in this configuration" in more
 
 
 @pytest.mark.parametrize(

@@ -306,14 +306,8 @@ def _part_phrase(results: Sequence[Result], verdict: str) -> str:
     )
 
 
-def _rows(claim: Claim, evidence: Evidence | None, significance: float) -> list[dict]:
+def _rows(claim: Claim, evidence: Evidence, significance: float) -> list[dict]:
     head = {"claim_id": claim.id, "experiment": claim.experiment, "claim": claim.text}
-    if evidence is None:
-        reason = f"experiment {claim.experiment} not run"
-        return [
-            {**head, "claim_verdict": INCONCLUSIVE, "sentence": f"Inconclusive: {reason}.",
-             "decides": True, "verdict": INCONCLUSIVE, "reason": reason, "source": claim.source}
-        ]  # fmt: skip
     judged = []
     for part in claim.parts:
         results = []
@@ -374,7 +368,9 @@ def check_claims(
     claims: Sequence[Claim] = CLAIMS,
 ) -> pd.DataFrame:
     """The claims table: one row per comparison of each part of each (claim, experiment),
-    from each experiment's runs.csv, statistics.csv and run_curves.csv (by experiment)."""
+    from each experiment's runs.csv, statistics.csv and run_curves.csv (by experiment). A
+    claim whose experiment has no runs here (not in this run's configuration) has no row: it
+    is not evidence either way; :func:`not_checked` names it for the report."""
     evidence = {
         name: Evidence(
             name,
@@ -391,9 +387,25 @@ def check_claims(
     rows = [
         row
         for claim in claims
-        for row in _rows(claim, evidence.get(claim.experiment), significance)
+        if claim.experiment in evidence
+        for row in _rows(claim, evidence[claim.experiment], significance)
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def not_checked(claims: pd.DataFrame, declared: Sequence[Claim] = CLAIMS) -> str:
+    """The declared claims the claims table has no row of (their experiment not run in this
+    configuration), in words; empty where every one was checked."""
+    checked = set(zip(claims["claim_id"].astype(str), claims["experiment"], strict=True))
+    absent = [c for c in declared if (c.id, c.experiment) not in checked]
+    if not absent:
+        return ""
+    return (
+        "Not checked, their experiment not being run in this configuration (no rows in "
+        "claims.csv, no verdict): "
+        + ", ".join(f"claim {c.id} ({c.experiment})" for c in absent)
+        + "."
+    )
 
 
 def seed_limits(claims: pd.DataFrame, significance: float = DEFAULT_SIGNIFICANCE) -> str:

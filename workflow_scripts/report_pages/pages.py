@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from workflow_scripts.analysis.claims import seed_limits
+from workflow_scripts.analysis.claims import not_checked, seed_limits
 from workflow_scripts.files import atomic_path
 from workflow_scripts.report_pages.cells import format_number, formatted, seed_counts
 from workflow_scripts.report_pages.machine import package_versions, this_machine
@@ -117,9 +117,9 @@ def claims_page(claims: pd.DataFrame, seeds: str) -> str:
         "Cost decides where accuracy is matched (across sweep points, along the learning "
         "curves); cost at an equal step budget is shown as secondary and decides nothing. A "
         "part holds when every pair in it does; a claim when every deciding part does. "
-        + seed_limits(claims)
-        + " "
-        + seeds,
+        "significant: the verdict is supported and its Holm-adjusted p is at most the "
+        "significance level (a dash where there is no adjusted p: a secondary part). "
+        + " ".join(text for text in (seed_limits(claims), seeds, not_checked(claims)) if text),
     )
 
 
@@ -166,9 +166,11 @@ def run_page(
 
 def start_page(claims: pd.DataFrame, seeds: str, energy: str, code: str = "") -> str:
     """The fragment report/workflow.rst includes: per claim its verdict, the sentence its
-    numbers make and the comparisons it used; what the seeds can show; how energy was
+    numbers make and the comparisons it used; the claims not checked (their experiment not
+    run); what the seeds can show; how energy was
     measured; its CSS scoped to it (it sits inside the report's own page)."""
-    notes = [seed_limits(claims), seeds, energy, *([code] if code else [])]
+    notes = [not_checked(claims), seed_limits(claims), seeds, energy, code]
+    notes = [text for text in notes if text]
     return start_fragment(
         f"<h2>Claims</h2>\n{to_html(claim_summaries(claims))}\n"
         + "".join(f"{note(text)}\n" for text in notes)
