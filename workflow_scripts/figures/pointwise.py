@@ -152,7 +152,7 @@ def plot_burgers_solution(
         error_image = show(
             axes[1, column],
             np.maximum(errors[model], error_norm.vmin),
-            f"rel. L2 error {100 * rel_l2:.1f} %" if rel_l2 is not None else model,
+            f"rel. L2 error {100 * rel_l2:.2g} %" if rel_l2 is not None else model,
             cmap="magma",
             norm=error_norm,
         )
