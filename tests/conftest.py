@@ -66,3 +66,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Tests marked slurm run last: while their controller is up, every Snakemake start asks
     it for its config, and they install packages the rest of the suite must not wait for."""
     items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
+
+
+def pytest_collection_finish(session) -> None:
+    """Where Slurm tests will run, their packages install in the background meanwhile."""
+    slurm_tests = [item for item in session.items if item.get_closest_marker("slurm")]
+    if slurm_tests and not session.config.option.collectonly:
+        slurm_tests[0].module.start_installing_slurm()

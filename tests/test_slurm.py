@@ -17,6 +17,7 @@ decides the total, a few minutes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import json
 import math
@@ -60,12 +61,13 @@ def _installed_packages() -> set[str]:
     return {line.split()[0] for line in listing.splitlines() if line.endswith(" installed")}
 
 
-def _ensure_slurm() -> list[str]:
-    """Install the Debian packages where a binary is missing; the packages this added."""
+def _install_slurm() -> tuple[list[str], str | None]:
+    """Install the Debian packages where a binary is missing: (the packages this added, why
+    they could not be installed or None)."""
     if all(shutil.which(b) for b in DAEMONS + CLIENTS):
-        return []
+        return [], None
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("slurm-wlm/munge missing and no root apt-get to install them")
+        return [], "slurm-wlm/munge missing and no root apt-get to install them"
     before = _installed_packages()
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
@@ -74,8 +76,31 @@ def _ensure_slurm() -> list[str]:
     ):
         run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
         if run.returncode != 0:
-            pytest.skip(f"cannot install {PACKAGES}: {run.stderr[-500:]}")
-    return sorted(_installed_packages() - before)
+            return sorted(_installed_packages() - before), (
+                f"cannot install {PACKAGES}: {run.stderr[-500:]}"
+            )
+    return sorted(_installed_packages() - before), None
+
+
+_INSTALLING: concurrent.futures.Future | None = None
+
+
+def start_installing_slurm() -> None:
+    """Begin :func:`_install_slurm` in a background thread. conftest.py calls it once the
+    session's tests are collected, so the download and install (tens of seconds) overlap the
+    rest of the suite instead of adding to it; the cluster fixture waits for it."""
+    global _INSTALLING
+    if _INSTALLING is None:
+        _INSTALLING = concurrent.futures.ThreadPoolExecutor(1).submit(_install_slurm)
+
+
+def _ensure_slurm() -> list[str]:
+    """Slurm's binaries present (installed here where missing); the packages this added."""
+    start_installing_slurm()
+    added, failure = _INSTALLING.result()
+    if failure is not None:
+        pytest.skip(failure)
+    return added
 
 
 def _free_port() -> int:
