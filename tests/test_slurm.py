@@ -310,6 +310,8 @@ def _profile(directory: Path, change=None) -> Path:
         change(profile)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.yaml").write_text(yaml.safe_dump(profile))
+    # The partitions it names by a path relative to itself (slurm-partition-config).
+    shutil.copy(REPO / "profiles" / "slurm" / profile["slurm-partition-config"], directory)
     return directory
 
 
@@ -365,17 +367,15 @@ def _rules_submitted(workdir: Path) -> dict[str, int]:
 
 
 def test_a_partition_that_does_not_exist_stops_before_any_work(cluster, tmp_path):
-    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    profile = copy.deepcopy(profile)
-    profile["default-resources"]["slurm_partition"] = "no_such_partition"
-    (tmp_path / "profile").mkdir()
-    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    def no_such_partition(profile):
+        profile["default-resources"]["slurm_partition"] = "no_such_partition"
+
     workdir = tmp_path / "run"
     run = _snakemake(
         workdir,
         _config(),
         "--workflow-profile",
-        str(tmp_path / "profile"),
+        str(_profile(tmp_path / "profile", no_such_partition)),
         *FAST_STATUS,
         env=cluster.env,
         timeout=300,
