@@ -44,6 +44,10 @@ from workflow_scripts.physics.burgers import DEFAULT_NU, pde_residual
 
 GOAL = 6.0
 
+# Steps under the profiler: enough for stable shares; parsing its events costs ~0.1 ms each
+# (about a thousand a step), so more would take longer than the timing itself.
+PROFILED_STEPS = 20
+
 # Profiler rows counted as matrix arithmetic; every other aten op that touches the data is
 # elementwise (tanh, tanh_backward, mul, add, pow, sum, ...).
 MATMUL_OPS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::matmul"})
@@ -193,7 +197,7 @@ def main() -> None:
     flops = count_flops(training_step)
     rate = matmul_rate(dtype, args.repeats, args.min_seconds)
     floor = flops / rate
-    shares = time_shares(training_step, calls=max(3, round(0.5 / times["step"])))
+    shares = time_shares(training_step, calls=PROFILED_STEPS)
     print(
         f"(e) training step {times['step'] * 1e3:.2f} ms; {flops / 1e6:.1f} MFLOP of matmuls at "
         f"{rate / 1e9:.1f} GFLOP/s ({args.dtype} 1024^3 product, {args.threads} thread(s)): "
